@@ -1,0 +1,134 @@
+"""Tokenise (query, document) pairs once, sort by token length, and pack batches by a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+
+@dataclass
+class EncodedPairs:
+    """Token ids of every pair, unpadded, in input order."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]] | None
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.input_ids]
+
+
+def encode_pairs(
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    max_length: int,
+    with_token_types: bool,
+) -> EncodedPairs:
+    """Tokenise pairs with the fast tokenizer's batch API, truncating the longest side first."""
+    if not pairs:
+        return EncodedPairs([], [] if with_token_types else None)
+    queries = [query for query, _ in pairs]
+    documents = [document for _, document in pairs]
+    encoded = tokenizer(
+        queries,
+        documents,
+        truncation="longest_first",
+        max_length=max_length,
+        padding=False,
+        return_attention_mask=False,
+        return_token_type_ids=with_token_types,
+    )
+    token_types = encoded["token_type_ids"] if with_token_types else None
+    return EncodedPairs(encoded["input_ids"], token_types)
+
+
+def pack_batches(
+    lengths: Sequence[int], batch_tokens: int, max_batch_size: int = 1024
+) -> list[list[int]]:
+    """Group indices into batches, longest first, so that each batch fits ``batch_tokens``.
+
+    A batch's cost is counted as ``len(batch) * longest``, which is what a padded batch
+    computes; a single sequence longer than the budget still forms its own batch.
+    """
+    if batch_tokens <= 0:
+        raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index in order:
+        length = max(lengths[index], 1)
+        grown = max(longest, length)
+        if current and (grown * (len(current) + 1) > batch_tokens or len(current) >= max_batch_size):
+            batches.append(current)
+            current, grown = [], length
+        current.append(index)
+        longest = grown
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class PaddedBatch:
+    """A right-padded batch, ready for a standard forward pass."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor | None
+
+
+@dataclass
+class PackedBatch:
+    """Sequences concatenated into one row, with cumulative lengths for varlen attention."""
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    token_type_ids: torch.Tensor | None
+    cu_seqlens: torch.Tensor
+    max_seqlen: int
+
+
+def pad_batch(encoded: EncodedPairs, indices: Sequence[int], pad_token_id: int) -> PaddedBatch:
+    """Right-pad the sequences at ``indices`` into one batch."""
+    rows = [encoded.input_ids[i] for i in indices]
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    token_type_ids = None
+    if encoded.token_type_ids is not None:
+        token_type_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    for row_number, index in enumerate(indices):
+        row = encoded.input_ids[index]
+        input_ids[row_number, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention_mask[row_number, : len(row)] = 1
+        if token_type_ids is not None:
+            types = encoded.token_type_ids[index]
+            token_type_ids[row_number, : len(types)] = torch.tensor(types, dtype=torch.long)
+    return PaddedBatch(input_ids, attention_mask, token_type_ids)
+
+
+def pack_batch(encoded: EncodedPairs, indices: Sequence[int], position_offset: int = 0) -> PackedBatch:
+    """Concatenate the sequences at ``indices`` into one unpadded row."""
+    lengths = [len(encoded.input_ids[i]) for i in indices]
+    flat_ids = [token for i in indices for token in encoded.input_ids[i]]
+    positions = [position_offset + p for length in lengths for p in range(length)]
+    token_type_ids = None
+    if encoded.token_type_ids is not None:
+        flat_types = [token for i in indices for token in encoded.token_type_ids[i]]
+        token_type_ids = torch.tensor([flat_types], dtype=torch.long)
+    cu_seqlens = torch.zeros(len(lengths) + 1, dtype=torch.int32)
+    cu_seqlens[1:] = torch.cumsum(torch.tensor(lengths, dtype=torch.int32), dim=0)
+    return PackedBatch(
+        input_ids=torch.tensor([flat_ids], dtype=torch.long),
+        position_ids=torch.tensor([positions], dtype=torch.long),
+        token_type_ids=token_type_ids,
+        cu_seqlens=cu_seqlens,
+        max_seqlen=max(lengths),
+    )

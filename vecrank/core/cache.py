@@ -1,0 +1,41 @@
+"""One loaded model per (model, device, dtype, attention): shared by every collection naming it."""
+
+from __future__ import annotations
+
+import threading
+
+from .registry import resolve_model
+from .reranker import CrossEncoderReranker
+
+_loaded: dict[tuple, CrossEncoderReranker] = {}
+_lock = threading.Lock()
+
+
+def get_reranker(
+    name: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    attention: str = "auto",
+    trust_remote_code: bool = False,
+) -> CrossEncoderReranker:
+    """The shared :class:`CrossEncoderReranker` for ``name``, loaded on first use."""
+    key = (resolve_model(name).source, device or "auto", dtype or "auto", attention, trust_remote_code)
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = CrossEncoderReranker(
+                name, device=device, dtype=dtype, attention=attention, trust_remote_code=trust_remote_code
+            )
+        return _loaded[key]
+
+
+def loaded_rerankers() -> list[CrossEncoderReranker]:
+    """The rerankers loaded so far in this process."""
+    with _lock:
+        return list(_loaded.values())
+
+
+def clear() -> None:
+    """Forget every loaded model (tests, or to free memory)."""
+    with _lock:
+        _loaded.clear()

@@ -1,0 +1,177 @@
+"""Load a cross-encoder's tokenizer and classification model, with errors that say why not."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from ..errors import ModelError
+from .registry import ModelSource, resolve_model
+from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, varlen_kernel
+
+logger = logging.getLogger(__name__)
+
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with what was chosen for it."""
+
+    source: ModelSource
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype
+    attention: str  # "varlen:<kernel>" or the transformers implementation used padded
+    max_length: int
+
+
+def pick_device(device: str | None) -> torch.device:
+    """``auto`` (or None) picks cuda, then mps, then cpu."""
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``auto`` is bf16 on CUDA and fp32 elsewhere."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def model_folder(source: ModelSource) -> str:
+    """The folder or hub id that holds the transformer, following a sentence-transformers modules.json."""
+    if not source.is_local:
+        return source.source
+    modules_file = Path(source.source) / "modules.json"
+    if modules_file.is_file():
+        for module in json.loads(modules_file.read_text()):
+            if module.get("type", "").endswith("Transformer") and module.get("path"):
+                return str(Path(source.source) / module["path"])
+    return source.source
+
+
+def _hub_unreachable(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}".lower()
+    markers = ("offline", "connection", "resolve", "couldn't connect", "network", "timed out")
+    return os.environ.get("HF_HUB_OFFLINE") == "1" or any(m in text for m in markers)
+
+
+def _not_found(source: ModelSource, error: BaseException) -> ModelError:
+    tried = [source.source]
+    if source.alias:
+        tried.insert(0, f"alias {source.alias!r} -> hub id {source.source!r}")
+    message = f"reranker model {source.name!r} could not be loaded; tried: {'; '.join(tried)}"
+    if not source.is_local:
+        message += f"; no local folder named {source.name!r} exists"
+        if _hub_unreachable(error):
+            message += (
+                "; the Hugging Face hub was unreachable (offline) and the model is not in the "
+                "local cache: download it where there is network, or pass a local folder"
+            )
+    return ModelError(f"{message} ({type(error).__name__}: {error})")
+
+
+def load_model(
+    name: str,
+    *,
+    device: str | None = None,
+    dtype: str | torch.dtype | None = None,
+    max_length: int | None = None,
+    attention: str = "auto",
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
+
+    ``attention``: ``auto`` packs sequences with varlen attention on CUDA where the
+    architecture allows, ``varlen`` forces packing (any device), ``sdpa``/``eager`` run padded.
+    """
+    source = resolve_model(name)
+    if source.needs_remote_code and not trust_remote_code:
+        raise ModelError(
+            f"model {name!r} ({source.source}) runs code from the hub; "
+            "pass trust_remote_code=True to allow it"
+        )
+    folder = model_folder(source)
+    torch_device = pick_device(device)
+    torch_dtype = pick_dtype(dtype, torch_device)
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as error:
+        raise _not_found(source, error) from error
+
+    packable = config.model_type in PACKABLE_MODEL_TYPES
+    if attention == "varlen" and not packable:
+        raise ModelError(
+            f"attention='varlen' does not support model type {config.model_type!r}; "
+            f"supported: {', '.join(sorted(PACKABLE_MODEL_TYPES))}"
+        )
+    use_varlen = attention == "varlen" or (
+        attention == "auto" and packable and torch_device.type == "cuda"
+    )
+    implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder,
+            dtype=torch_dtype,
+            attn_implementation=implementation,
+            trust_remote_code=trust_remote_code,
+        )
+    except (OSError, ValueError) as error:
+        if implementation == "sdpa" and "sdpa" in str(error).lower():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            )
+        else:
+            raise _not_found(source, error) from error
+    model.to(torch_device).eval()
+    label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
+    logger.info("loaded %s on %s (%s, attention %s)", source.source, torch_device, torch_dtype, label)
+    return LoadedModel(
+        source=source,
+        model=model,
+        tokenizer=tokenizer,
+        device=torch_device,
+        dtype=torch_dtype,
+        attention=label,
+        max_length=_max_length(max_length, tokenizer, config),
+    )
+
+
+def _max_length(requested: int | None, tokenizer, config) -> int:
+    """The caller's max_length, else the tokenizer's, capped by the position table."""
+    limit = getattr(config, "max_position_embeddings", None) or 512
+    if config.model_type in ("xlm-roberta", "roberta"):
+        limit -= config.pad_token_id + 1
+    if requested is not None:
+        if requested <= 0:
+            raise ModelError(f"max_length must be positive, got {requested}")
+        return min(requested, limit)
+    model_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(model_max, int) and 0 < model_max < 1_000_000:
+        return min(model_max, limit)
+    return limit

@@ -1,0 +1,218 @@
+"""The cross-encoder reranker: ``predict`` scores pairs, ``rank`` orders documents for a query."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
+from .loading import LoadedModel, load_model
+from .varlen import packed_logits, position_offset
+
+logger = logging.getLogger(__name__)
+
+Pair = tuple[str, str]
+
+# Pairs tokenised per chunk; on CUDA the next chunk is tokenised while this one runs.
+TOKENIZE_CHUNK = 2048
+
+
+class CrossEncoderReranker:
+    """A cross-encoder that scores (query, document) pairs with raw logits.
+
+    ``name`` is an alias (``ettin-17m``, ``minilm-l6``, ...), a local folder (a
+    sentence-transformers CrossEncoder folder or a plain sequence-classification
+    folder) or a hub id. Scores come back in input order.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        max_length: int | None = None,
+        batch_tokens: int = 16384,
+        max_batch_size: int = 512,
+        attention: str = "auto",
+        trust_remote_code: bool = False,
+    ) -> None:
+        self.loaded: LoadedModel = load_model(
+            name,
+            device=device,
+            dtype=dtype,
+            max_length=max_length,
+            attention=attention,
+            trust_remote_code=trust_remote_code,
+        )
+        self.name = name
+        self.batch_tokens = batch_tokens
+        self.max_batch_size = max_batch_size
+        self._lock = threading.Lock()
+        config = self.model.config
+        self._with_token_types = config.model_type in ("bert", "deberta-v2") and (
+            getattr(config, "type_vocab_size", 0) > 0
+        )
+        self._packed = self.loaded.attention.startswith("varlen")
+        self._position_offset = position_offset(self.model)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.loaded.model
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        return self.loaded.device
+
+    @property
+    def max_length(self) -> int:
+        return self.loaded.max_length
+
+    @property
+    def num_labels(self) -> int:
+        return self.model.config.num_labels
+
+    def __repr__(self) -> str:
+        loaded = self.loaded
+        return (
+            f"CrossEncoderReranker({self.name!r}, device={loaded.device.type!r}, "
+            f"dtype={str(loaded.dtype).removeprefix('torch.')!r}, attention={loaded.attention!r}, "
+            f"max_length={loaded.max_length})"
+        )
+
+    def tokenize(self, pairs: Sequence[Pair], max_length: int | None = None) -> EncodedPairs:
+        """Token ids of every pair, truncated at ``max_length`` (longest side first)."""
+        length = self.max_length if max_length is None else min(max_length, self.max_length)
+        if length <= 0:
+            raise ValueError(f"max_length must be positive, got {max_length}")
+        return encode_pairs(self.tokenizer, pairs, length, self._with_token_types)
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        pairs: Sequence[Pair],
+        *,
+        batch_tokens: int | None = None,
+        max_length: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> np.ndarray:
+        """Raw logits for each pair, in input order: shape (n,) for one label, (n, labels) else.
+
+        ``max_length`` lowers the model's own limit for this call (the model is shared).
+        """
+        pairs = _check_pairs(pairs)
+        scores = np.empty((len(pairs), self.num_labels), dtype=np.float32)
+        budget = batch_tokens or self.batch_tokens
+        with self._lock, tqdm(
+            total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar
+        ) as progress:
+            for start, encoded in self._encoded_chunks(pairs, max_length):
+                for indices in pack_batches(encoded.lengths, budget, self.max_batch_size):
+                    logits = self._run_batch(encoded, indices)
+                    scores[[start + i for i in indices]] = logits
+                    progress.update(len(indices))
+        return scores[:, 0] if self.num_labels == 1 else scores
+
+    async def apredict(self, pairs: Sequence[Pair], **kwargs) -> np.ndarray:
+        """:meth:`predict` on a worker thread, for async callers."""
+        return await asyncio.to_thread(self.predict, pairs, **kwargs)
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_k: int | None = None,
+        return_documents: bool = False,
+    ) -> list[dict]:
+        """Documents sorted by score: ``[{"corpus_id", "score", "text"?}]``, best first."""
+        if self.num_labels != 1:
+            raise ValueError(f"rank needs a model with one output label, this one has {self.num_labels}")
+        if isinstance(documents, str):
+            raise TypeError("documents must be a sequence of strings, not one string")
+        scores = self.predict([(query, document) for document in documents])
+        order = np.argsort(-scores, kind="stable")
+        if top_k is not None:
+            order = order[:top_k]
+        results = []
+        for index in order:
+            item = {"corpus_id": int(index), "score": float(scores[index])}
+            if return_documents:
+                item["text"] = documents[index]
+            results.append(item)
+        return results
+
+    async def arank(self, query: str, documents: Sequence[str], **kwargs) -> list[dict]:
+        """:meth:`rank` on a worker thread, for async callers."""
+        return await asyncio.to_thread(self.rank, query, documents, **kwargs)
+
+    def _encoded_chunks(
+        self, pairs: Sequence[Pair], max_length: int | None
+    ) -> Iterator[tuple[int, EncodedPairs]]:
+        """Tokenised chunks of ``pairs``; on CUDA the next chunk is tokenised during compute."""
+        starts = range(0, len(pairs), TOKENIZE_CHUNK)
+        chunks = [pairs[s : s + TOKENIZE_CHUNK] for s in starts]
+        lengths = [max_length] * len(chunks)
+        if self.device.type != "cuda" or len(chunks) <= 1:
+            yield from zip(starts, map(self.tokenize, chunks, lengths))
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecrank-tokenize") as pool:
+            yield from zip(starts, pool.map(self.tokenize, chunks, lengths))
+
+    def _run_batch(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
+        """Logits for one batch; on CUDA out-of-memory, split the batch in two and retry."""
+        try:
+            return self._forward(encoded, indices)
+        except torch.cuda.OutOfMemoryError:
+            if len(indices) == 1:
+                raise
+            torch.cuda.empty_cache()
+            half = len(indices) // 2
+            logger.warning("out of GPU memory on %d pairs; retrying in halves", len(indices))
+            return np.concatenate(
+                [self._run_batch(encoded, indices[:half]), self._run_batch(encoded, indices[half:])]
+            )
+
+    def _forward(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
+        pin = self.device.type == "cuda"
+        if self._packed:
+            batch = pack_batch(encoded, indices, self._position_offset)
+            if pin:
+                batch.input_ids, batch.position_ids = batch.input_ids.pin_memory(), batch.position_ids.pin_memory()
+            logits = packed_logits(self.model, batch)
+        else:
+            batch = pad_batch(encoded, indices, self.tokenizer.pad_token_id or 0)
+            inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+            if batch.token_type_ids is not None:
+                inputs["token_type_ids"] = batch.token_type_ids
+            inputs = {k: (v.pin_memory() if pin else v).to(self.device, non_blocking=pin) for k, v in inputs.items()}
+            logits = self.model(**inputs).logits
+        return logits.float().cpu().numpy()
+
+
+def _check_pairs(pairs: Sequence[Pair]) -> list[Pair]:
+    """Validate pairs, naming the first bad one."""
+    if isinstance(pairs, (str, bytes)):
+        raise TypeError("pairs must be a sequence of (query, document) tuples, not a string")
+    checked = []
+    for number, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"pair {number} must be a (query, document) tuple, got {pair!r:.80}")
+        query, document = pair
+        if not isinstance(query, str) or not isinstance(document, str):
+            raise TypeError(
+                f"pair {number} must hold two strings, got ({type(query).__name__}, "
+                f"{type(document).__name__})"
+            )
+        checked.append((query, document))
+    return checked

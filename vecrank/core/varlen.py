@@ -1,0 +1,155 @@
+"""Unpadded (variable-length) attention and the packed forward pass.
+
+Sequences of a batch are concatenated into one row; attention stays inside each
+sequence through ``cu_seqlens``. The kernel is flash-attn 2 when it is importable,
+torch's own ``varlen_attn`` on CUDA otherwise, and a per-sequence SDPA loop anywhere
+else (the CPU path, which the tests check against the padded model).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from transformers import AttentionInterface, PreTrainedModel
+
+from .batching import PackedBatch
+
+ATTENTION_NAME = "vecrank_varlen"
+
+# model_type -> how to run the encoder and pool the packed output into logits
+PACKABLE_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "modernbert"})
+
+
+def flash_attn_available() -> bool:
+    """Whether the flash-attn 2 package is importable."""
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def torch_varlen_available() -> bool:
+    """Whether this torch ships ``torch.nn.attention.varlen.varlen_attn``."""
+    return importlib.util.find_spec("torch.nn.attention.varlen") is not None
+
+
+def varlen_kernel(device: torch.device) -> str:
+    """Name of the varlen kernel that runs on ``device``: flash-attn, torch-varlen or sdpa-loop."""
+    if device.type == "cuda" and flash_attn_available():
+        return "flash-attn"
+    if device.type == "cuda" and torch_varlen_available():
+        return "torch-varlen"
+    return "sdpa-loop"
+
+
+def _window(sliding_window: int | None) -> tuple[int, int]:
+    # Transformers passes flash-style inclusive windows (half-width + 1), see ModernBertAttention.
+    return (-1, -1) if sliding_window is None else (sliding_window - 1, sliding_window - 1)
+
+
+def _sdpa_loop(q, k, v, cu_seqlens, scaling, window) -> torch.Tensor:
+    """Reference varlen attention: SDPA on each sequence in turn. q, k, v: (T, H, D)."""
+    out = torch.empty_like(q)
+    bounds = cu_seqlens.tolist()
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        qs, ks, vs = (t[start:end].transpose(0, 1) for t in (q, k, v))
+        mask = None
+        length = end - start
+        if window[0] >= 0 and length > window[0] + 1:
+            position = torch.arange(length, device=q.device)
+            mask = (position[:, None] - position[None, :]).abs() <= window[0]
+        out[start:end] = F.scaled_dot_product_attention(
+            qs, ks, vs, attn_mask=mask, scale=scaling
+        ).transpose(0, 1)
+    return out
+
+
+def _kernel_call(kernel: str) -> Callable:
+    if kernel == "flash-attn":
+        from flash_attn import flash_attn_varlen_func
+
+        def call(q, k, v, cu, max_len, scaling, window):
+            return flash_attn_varlen_func(
+                q, k, v, cu, cu, max_len, max_len, softmax_scale=scaling, window_size=window
+            )
+
+        return call
+    if kernel == "torch-varlen":
+        from torch.nn.attention.varlen import varlen_attn
+
+        def call(q, k, v, cu, max_len, scaling, window):
+            return varlen_attn(q, k, v, cu, cu, max_len, max_len, scale=scaling, window_size=window)
+
+        return call
+    return lambda q, k, v, cu, max_len, scaling, window: _sdpa_loop(q, k, v, cu, scaling, window)
+
+
+def varlen_attention_forward(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    sliding_window: int | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """Attention function in the transformers interface, for one packed row (batch size 1)."""
+    cu_seqlens = kwargs.get("cu_seq_lens_q")
+    if cu_seqlens is None or query.shape[0] != 1:
+        raise RuntimeError(
+            f"{ATTENTION_NAME} attention needs a packed batch (batch size 1 and cu_seq_lens_q)"
+        )
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (T, H, D)
+    call = _kernel_call(varlen_kernel(q.device))
+    out = call(q, k, v, cu_seqlens, kwargs["max_length_q"], scaling, _window(sliding_window))
+    return out.unsqueeze(0), None
+
+
+AttentionInterface.register(ATTENTION_NAME, varlen_attention_forward)
+
+
+def can_pack(model: PreTrainedModel) -> bool:
+    """Whether the packed forward knows this model's encoder and classification head."""
+    return model.config.model_type in PACKABLE_MODEL_TYPES and model.config.num_labels >= 1
+
+
+def position_offset(model: PreTrainedModel) -> int:
+    """First position id: RoBERTa-family embeddings count from ``padding_idx + 1``."""
+    if model.config.model_type in ("xlm-roberta", "roberta"):
+        return model.config.pad_token_id + 1
+    return 0
+
+
+def _segment_mean(hidden: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
+    lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
+    segment = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
+    sums = torch.zeros(len(lengths), hidden.shape[-1], dtype=hidden.dtype, device=hidden.device)
+    sums.index_add_(0, segment, hidden)
+    return sums / lengths.unsqueeze(1).to(hidden.dtype)
+
+
+def packed_logits(model: PreTrainedModel, batch: PackedBatch) -> torch.Tensor:
+    """Run a sequence-classification model on a packed batch; returns (N, num_labels) logits."""
+    config = model.config
+    device = model.device
+    cu_seqlens = batch.cu_seqlens.to(device, non_blocking=True)
+    inputs = {
+        "input_ids": batch.input_ids.to(device, non_blocking=True),
+        "position_ids": batch.position_ids.to(device, non_blocking=True),
+        "cu_seq_lens_q": cu_seqlens,
+        "cu_seq_lens_k": cu_seqlens,
+        "max_length_q": batch.max_seqlen,
+        "max_length_k": batch.max_seqlen,
+    }
+    if batch.token_type_ids is not None and config.model_type == "bert":
+        inputs["token_type_ids"] = batch.token_type_ids.to(device, non_blocking=True)
+    hidden = model.base_model(**inputs).last_hidden_state[0]  # (T, hidden)
+    first_tokens = hidden[cu_seqlens[:-1].long()]
+    if config.model_type == "modernbert":
+        pooled = first_tokens if config.classifier_pooling == "cls" else _segment_mean(hidden, cu_seqlens)
+        return model.classifier(model.drop(model.head(pooled)))
+    if config.model_type == "bert":
+        return model.classifier(model.dropout(model.bert.pooler(first_tokens.unsqueeze(1))))
+    return model.classifier(first_tokens.unsqueeze(1))
