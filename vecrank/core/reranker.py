@@ -188,14 +188,18 @@ class CrossEncoderReranker:
         if self._packed:
             batch = pack_batch(encoded, indices, self._position_offset)
             if pin:
-                batch.input_ids, batch.position_ids = batch.input_ids.pin_memory(), batch.position_ids.pin_memory()
+                batch.input_ids = batch.input_ids.pin_memory()
+                batch.position_ids = batch.position_ids.pin_memory()
             logits = packed_logits(self.model, batch)
         else:
             batch = pad_batch(encoded, indices, self.tokenizer.pad_token_id or 0)
             inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
             if batch.token_type_ids is not None:
                 inputs["token_type_ids"] = batch.token_type_ids
-            inputs = {k: (v.pin_memory() if pin else v).to(self.device, non_blocking=pin) for k, v in inputs.items()}
+            inputs = {
+                key: (value.pin_memory() if pin else value).to(self.device, non_blocking=pin)
+                for key, value in inputs.items()
+            }
             logits = self.model(**inputs).logits
         return logits.float().cpu().numpy()
 
