@@ -1,5 +1,6 @@
 """vecrank: rerank vector-database search results with cross-encoders, in one line."""
 
+from .adapters import wrap
 from .config import CollectionConfig, VecrankConfig, load_config
 from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
 from .errors import (
@@ -29,4 +30,5 @@ __all__ = [
     "get_reranker",
     "hookimpl",
     "load_config",
+    "wrap",
 ]

@@ -1,12 +1,12 @@
 """Per-collection reranking settings over defaults, from a TOML file, a dict or ``VECRANK_CONFIG``.
 
-    [defaults]
-    model = "ettin-17m"
+[defaults]
+model = "ettin-17m"
 
-    [collections.docs]
-    model = "ettin-150m"
-    candidates = 50
-    text_field = "body"
+[collections.docs]
+model = "ettin-150m"
+candidates = 50
+text_field = "body"
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Exceptions raised by vecrank.
 
-    VecrankError
-     ├── ConfigError        bad or unknown configuration (names the collection and key)
-     ├── ModelError         a reranker model that cannot be found or loaded
-     ├── PluginError        a plugin that failed to load or raised inside a hook
-     └── RerankError        reranking a result set failed
-          └── MissingTextError   a hit has no text to score
+VecrankError
+ ├── ConfigError        bad or unknown configuration (names the collection and key)
+ ├── ModelError         a reranker model that cannot be found or loaded
+ ├── PluginError        a plugin that failed to load or raised inside a hook
+ └── RerankError        reranking a result set failed
+      └── MissingTextError   a hit has no text to score
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,14 @@ class RerankPipeline:
     def fetch_limit(self, collection: str, offset: int, limit: int) -> int:
         """How many hits to ask the database for, to serve ``offset``..``offset + limit``."""
         return self.settings(collection).candidate_count(offset + limit)
+
+    def text_fields(self, collection: str) -> list[str]:
+        """Top-level payload fields the document text is built from (to fetch even if not asked)."""
+        config = self.settings(collection)
+        if config.template is None:
+            return [config.text_field.split(".")[0]]
+        names = [name for _, name, _, _ in string.Formatter().parse(config.template) if name]
+        return list(dict.fromkeys(name.split(".")[0].split("[")[0] for name in names))
 
     def should_rerank(self, collection: str, queries: Sequence[str | None]) -> bool:
         """Whether to intercept: the collection is enabled and some query has text."""
@@ -117,9 +126,8 @@ class RerankPipeline:
                 raise
             raise RerankError(f"collection {collection!r}: reranking failed: {error}") from error
         except Exception as error:
-            raise RerankError(
-                f"collection {collection!r}: reranker {config.model!r} failed: {type(error).__name__}: {error}"
-            ) from error
+            reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
+            raise RerankError(f"collection {collection!r}: {reason}") from error
         if scores is None or len(scores) != len(pairs):
             got = "no scores" if scores is None else f"{len(scores)} scores"
             raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")

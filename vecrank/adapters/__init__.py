@@ -1,0 +1,39 @@
+"""Adapters: wrap a Qdrant or Weaviate client so its searches come back reranked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..config import VecrankConfig, load_config
+from .pipeline import RerankPipeline, RerankRequest
+
+__all__ = ["RerankPipeline", "RerankRequest", "wrap"]
+
+
+def wrap(client: Any, config: str | os.PathLike | Mapping | VecrankConfig | None = None) -> Any:
+    """Return ``client`` with reranked searches: a Qdrant or Weaviate v4 client, sync or async.
+
+    ``config`` is a TOML path, a dict, a :class:`VecrankConfig`, or None for
+    ``$VECRANK_CONFIG`` (or the defaults).
+    """
+    pipeline = RerankPipeline(load_config(config))
+    module = type(client).__module__
+    if module.startswith("qdrant_client"):
+        from qdrant_client import AsyncQdrantClient, QdrantClient
+
+        from .qdrant import AsyncRerankingQdrantClient, RerankingQdrantClient
+
+        if isinstance(client, QdrantClient):
+            return RerankingQdrantClient(client, pipeline)
+        if isinstance(client, AsyncQdrantClient):
+            return AsyncRerankingQdrantClient(client, pipeline)
+    if module.startswith("weaviate"):
+        from .weaviate import wrap_weaviate
+
+        return wrap_weaviate(client, pipeline)
+    raise TypeError(
+        f"vecrank.wrap does not know {type(client).__module__}.{type(client).__name__}; "
+        "it takes a QdrantClient, AsyncQdrantClient, WeaviateClient or WeaviateAsyncClient"
+    )

@@ -1,0 +1,334 @@
+"""Qdrant adapter: rerank ``query_points``, ``query_batch_points`` and ``query_points_groups``.
+
+:func:`vecrank.wrap` returns :class:`RerankingQdrantClient` (or the async twin) around a
+``QdrantClient``; every other method is the client's own. Reranked points are
+:class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the reranker's
+(after normalisation) and whose ``vector_score`` keeps the database's.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+from ..candidate import Candidate
+from .pipeline import RerankPipeline, RerankRequest
+
+
+class RerankedPoint(models.ScoredPoint):
+    """A ``ScoredPoint`` after reranking: ``score`` is the reranker's, ``vector_score`` the database's."""
+
+    vector_score: float | None = None
+    rerank_score: float | None = None
+
+
+def query_text(query: Any) -> str | None:
+    """The text of a ``Document`` query (directly or inside a ``NearestQuery``), else None."""
+    if isinstance(query, models.NearestQuery):
+        query = query.nearest
+    if isinstance(query, models.Document):
+        return query.text
+    return None
+
+
+@dataclass
+class PayloadPlan:
+    """The payload to fetch so the text field comes back, and how to give the caller only theirs."""
+
+    requested: Any
+    fetch: Any
+    added: list[str] = field(default_factory=list)
+    exact: bool = True  # False: nested paths overlap the text field; re-read the caller's payload
+
+    def trim(self, payload: dict | None) -> dict | None:
+        if self.requested in (False, None):
+            return None
+        if payload is None or not self.added:
+            return payload
+        return {key: value for key, value in payload.items() if key not in self.added}
+
+
+def plan_payload(requested: Any, needed: Sequence[str]) -> PayloadPlan:
+    """Widen the caller's ``with_payload`` to include ``needed`` top-level keys."""
+    if requested is True:
+        return PayloadPlan(requested, True)
+    if requested in (False, None):
+        return PayloadPlan(requested, list(needed), added=list(needed))
+    if isinstance(requested, models.PayloadSelectorExclude):
+        excluded = list(requested.exclude)
+        nested = any(path.startswith(f"{key}.") for path in excluded for key in needed)
+        kept = [path for path in excluded if path not in needed and path.split(".")[0] not in needed]
+        added = [key for key in needed if key in excluded]
+        return PayloadPlan(requested, models.PayloadSelectorExclude(exclude=kept), added, exact=not nested)
+    paths = list(requested.include if isinstance(requested, models.PayloadSelectorInclude) else requested)
+    missing = [key for key in needed if key not in paths]
+    nested = any(path.startswith(f"{key}.") for path in paths for key in missing)
+    fetch = paths + missing
+    if isinstance(requested, models.PayloadSelectorInclude):
+        fetch = models.PayloadSelectorInclude(include=fetch)
+    return PayloadPlan(requested, fetch, missing, exact=not nested)
+
+
+@dataclass
+class QueryPlan:
+    """One intercepted query: what is sent to Qdrant, and how to cut the reranked result."""
+
+    query: str | None
+    offset: int
+    limit: int
+    payload: PayloadPlan | None
+
+
+def to_candidates(points: Sequence[models.ScoredPoint]) -> list[Candidate]:
+    return [
+        Candidate(id=point.id, payload=point.payload or {}, vector_score=point.score, position=i, hit=point)
+        for i, point in enumerate(points)
+    ]
+
+
+def to_point(candidate: Candidate, payload: PayloadPlan) -> models.ScoredPoint:
+    point: models.ScoredPoint = candidate.hit
+    data = point.model_dump()
+    data["payload"] = payload.trim(point.payload)
+    if candidate.score is None:
+        return models.ScoredPoint(**data)
+    data["score"] = candidate.score
+    return RerankedPoint(**data, vector_score=point.score, rerank_score=candidate.raw_score)
+
+
+class _QdrantReranking:
+    """What both twins share: argument rewriting and result rebuilding, no I/O."""
+
+    def __init__(self, client: QdrantClient | AsyncQdrantClient, pipeline: RerankPipeline) -> None:
+        self._client = client
+        self._pipeline = pipeline
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._client!r})"
+
+    @property
+    def client(self) -> QdrantClient | AsyncQdrantClient:
+        """The wrapped client."""
+        return self._client
+
+    @property
+    def pipeline(self) -> RerankPipeline:
+        """The reranking pipeline (its ``config`` holds the per-collection settings)."""
+        return self._pipeline
+
+    def _bind(self, method: str, args: tuple, kwargs: dict) -> dict[str, Any]:
+        """The call's arguments by name, as the wrapped client's method would see them."""
+        signature = inspect.signature(getattr(type(self._client), method))
+        bound = signature.bind(self._client, *args, **kwargs)
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        arguments.update(arguments.pop("kwargs", {}))
+        return arguments
+
+    def _plan(
+        self, collection: str, text: str | None, offset: int | None, limit: int | None, with_payload: Any
+    ) -> QueryPlan:
+        offset, limit = offset or 0, 10 if limit is None else limit
+        if offset < 0 or limit < 0:
+            raise ValueError(f"offset and limit must be non-negative, got offset={offset}, limit={limit}")
+        payload = plan_payload(with_payload, self._pipeline.text_fields(collection))
+        return QueryPlan(text, offset, limit, payload)
+
+    def _prepare_call(self, method: str, arguments: dict, text: str | None) -> QueryPlan:
+        """Rewrite one call's arguments in place: over-fetch, offset 0, the text field fetched."""
+        collection = arguments["collection_name"]
+        default_payload = inspect.signature(getattr(type(self._client), method)).parameters["with_payload"]
+        plan = self._plan(
+            collection,
+            text,
+            arguments.get("offset"),
+            arguments.get("limit"),
+            arguments.get("with_payload", default_payload.default),
+        )
+        arguments["limit"] = self._pipeline.fetch_limit(collection, plan.offset, plan.limit)
+        arguments.pop("offset", None)
+        arguments["with_payload"] = plan.payload.fetch
+        return plan
+
+    def _prepare_request(
+        self, collection: str, request: models.QueryRequest, text: str | None
+    ) -> tuple[QueryPlan, models.QueryRequest]:
+        plan = self._plan(collection, text, request.offset, request.limit, request.with_payload)
+        limit = self._pipeline.fetch_limit(collection, plan.offset, plan.limit)
+        update = {"limit": limit, "offset": None, "with_payload": plan.payload.fetch}
+        return plan, request.model_copy(update=update)
+
+    @staticmethod
+    def _cut(plan: QueryPlan, ordered: list[Candidate]) -> list[models.ScoredPoint]:
+        return [to_point(c, plan.payload) for c in ordered[plan.offset : plan.offset + plan.limit]]
+
+    @staticmethod
+    def _regroup(
+        plan: QueryPlan, groups: Sequence[models.PointGroup], ordered: list[Candidate]
+    ) -> list[models.PointGroup]:
+        """Groups ordered by their best reranked hit, hits reordered inside each group."""
+        group_of = {id(hit): group for group in groups for hit in group.hits}
+        new_hits: dict[int, list[models.ScoredPoint]] = {}
+        for candidate in ordered:
+            new_hits.setdefault(id(group_of[id(candidate.hit)]), []).append(to_point(candidate, plan.payload))
+        by_id = {id(group): group for group in groups}
+        result = [by_id[key].model_copy(update={"hits": hits}) for key, hits in new_hits.items()]
+        return result[: plan.limit]
+
+    @staticmethod
+    def _with_payloads(points: list[models.ScoredPoint], records: Sequence[models.Record]) -> list:
+        payloads = {record.id: record.payload for record in records}
+        return [point.model_copy(update={"payload": payloads.get(point.id)}) for point in points]
+
+
+class RerankingQdrantClient(_QdrantReranking):
+    """A ``QdrantClient`` whose query results are reranked; everything else is unchanged."""
+
+    def query_points(
+        self, *args: Any, rerank_query: str | None = None, **kwargs: Any
+    ) -> models.QueryResponse:
+        """``QdrantClient.query_points``, reranked by ``rerank_query`` or the ``Document`` query text."""
+        arguments = self._bind("query_points", args, kwargs)
+        collection = arguments["collection_name"]
+        text = rerank_query or query_text(arguments.get("query"))
+        if not self._pipeline.should_rerank(collection, [text]):
+            return self._client.query_points(**arguments)
+        plan = self._prepare_call("query_points", arguments, text)
+        response = self._client.query_points(**arguments)
+        [ordered] = self._pipeline.rerank(collection, [RerankRequest(text, to_candidates(response.points))])
+        points = self._reread(collection, plan, self._cut(plan, ordered))
+        return response.model_copy(update={"points": points})
+
+    def query_batch_points(
+        self, *args: Any, rerank_queries: Sequence[str | None] | None = None, **kwargs: Any
+    ) -> list[models.QueryResponse]:
+        """``QdrantClient.query_batch_points``; every query's candidates go to the engine in one call."""
+        arguments = self._bind("query_batch_points", args, kwargs)
+        collection, requests = arguments["collection_name"], list(arguments["requests"])
+        texts = batch_texts(requests, rerank_queries)
+        if not self._pipeline.should_rerank(collection, texts):
+            return self._client.query_batch_points(**arguments)
+        prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
+        arguments["requests"] = [request for _, request in prepared]
+        responses = self._client.query_batch_points(**arguments)
+        batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
+        orders = self._pipeline.rerank(collection, batch)
+        return [
+            response.model_copy(update={"points": self._reread(collection, plan, self._cut(plan, ordered))})
+            for (plan, _), response, ordered in zip(prepared, responses, orders)
+        ]
+
+    def query_points_groups(
+        self, *args: Any, rerank_query: str | None = None, **kwargs: Any
+    ) -> models.GroupsResult:
+        """``QdrantClient.query_points_groups``: hits reranked inside groups, groups by best hit."""
+        arguments = self._bind("query_points_groups", args, kwargs)
+        collection = arguments["collection_name"]
+        text = rerank_query or query_text(arguments.get("query"))
+        if not self._pipeline.should_rerank(collection, [text]):
+            return self._client.query_points_groups(**arguments)
+        plan = self._prepare_call("query_points_groups", arguments, text)
+        result = self._client.query_points_groups(**arguments)
+        hits = to_candidates([hit for group in result.groups for hit in group.hits])
+        [ordered] = self._pipeline.rerank(collection, [RerankRequest(text, hits)])
+        groups = [
+            group.model_copy(update={"hits": self._reread(collection, plan, group.hits)})
+            for group in self._regroup(plan, result.groups, ordered)
+        ]
+        return result.model_copy(update={"groups": groups})
+
+    def _reread(self, collection: str, plan: QueryPlan, points: list) -> list:
+        """Points with exactly the caller's payload selection, where trimming cannot give it."""
+        if plan.payload.exact or not points:
+            return points
+        records = self._client.retrieve(
+            collection, [p.id for p in points], with_payload=plan.payload.requested
+        )
+        return self._with_payloads(points, records)
+
+
+class AsyncRerankingQdrantClient(_QdrantReranking):
+    """An ``AsyncQdrantClient`` whose query results are reranked; everything else is unchanged."""
+
+    async def query_points(
+        self, *args: Any, rerank_query: str | None = None, **kwargs: Any
+    ) -> models.QueryResponse:
+        """``AsyncQdrantClient.query_points``, reranked by ``rerank_query`` or the ``Document`` text."""
+        arguments = self._bind("query_points", args, kwargs)
+        collection = arguments["collection_name"]
+        text = rerank_query or query_text(arguments.get("query"))
+        if not self._pipeline.should_rerank(collection, [text]):
+            return await self._client.query_points(**arguments)
+        plan = self._prepare_call("query_points", arguments, text)
+        response = await self._client.query_points(**arguments)
+        requests = [RerankRequest(text, to_candidates(response.points))]
+        [ordered] = await self._pipeline.arerank(collection, requests)
+        points = await self._reread(collection, plan, self._cut(plan, ordered))
+        return response.model_copy(update={"points": points})
+
+    async def query_batch_points(
+        self, *args: Any, rerank_queries: Sequence[str | None] | None = None, **kwargs: Any
+    ) -> list[models.QueryResponse]:
+        """``AsyncQdrantClient.query_batch_points``; all candidates go to the engine in one call."""
+        arguments = self._bind("query_batch_points", args, kwargs)
+        collection, requests = arguments["collection_name"], list(arguments["requests"])
+        texts = batch_texts(requests, rerank_queries)
+        if not self._pipeline.should_rerank(collection, texts):
+            return await self._client.query_batch_points(**arguments)
+        prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
+        arguments["requests"] = [request for _, request in prepared]
+        responses = await self._client.query_batch_points(**arguments)
+        batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
+        orders = await self._pipeline.arerank(collection, batch)
+        return [
+            response.model_copy(
+                update={"points": await self._reread(collection, plan, self._cut(plan, ordered))}
+            )
+            for (plan, _), response, ordered in zip(prepared, responses, orders)
+        ]
+
+    async def query_points_groups(
+        self, *args: Any, rerank_query: str | None = None, **kwargs: Any
+    ) -> models.GroupsResult:
+        """``AsyncQdrantClient.query_points_groups``: hits reranked inside groups, groups by best hit."""
+        arguments = self._bind("query_points_groups", args, kwargs)
+        collection = arguments["collection_name"]
+        text = rerank_query or query_text(arguments.get("query"))
+        if not self._pipeline.should_rerank(collection, [text]):
+            return await self._client.query_points_groups(**arguments)
+        plan = self._prepare_call("query_points_groups", arguments, text)
+        result = await self._client.query_points_groups(**arguments)
+        hits = to_candidates([hit for group in result.groups for hit in group.hits])
+        [ordered] = await self._pipeline.arerank(collection, [RerankRequest(text, hits)])
+        groups = [
+            group.model_copy(update={"hits": await self._reread(collection, plan, group.hits)})
+            for group in self._regroup(plan, result.groups, ordered)
+        ]
+        return result.model_copy(update={"groups": groups})
+
+    async def _reread(self, collection: str, plan: QueryPlan, points: list) -> list:
+        """Points with exactly the caller's payload selection, where trimming cannot give it."""
+        if plan.payload.exact or not points:
+            return points
+        records = await self._client.retrieve(
+            collection, [p.id for p in points], with_payload=plan.payload.requested
+        )
+        return self._with_payloads(points, records)
+
+
+def batch_texts(
+    requests: Sequence[models.QueryRequest], rerank_queries: Sequence[str | None] | None
+) -> list[str | None]:
+    """The rerank text of each batch request: ``rerank_queries`` or each ``Document`` query."""
+    if rerank_queries is None:
+        return [query_text(request.query) for request in requests]
+    if len(rerank_queries) != len(requests):
+        raise ValueError(f"rerank_queries has {len(rerank_queries)} entries for {len(requests)} requests")
+    return [text or query_text(request.query) for text, request in zip(rerank_queries, requests)]
