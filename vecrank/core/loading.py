@@ -141,13 +141,15 @@ def load_model(
             attn_implementation=implementation,
             trust_remote_code=trust_remote_code,
         )
-    except (OSError, ValueError) as error:
-        if implementation == "sdpa" and "sdpa" in str(error).lower():
-            model = AutoModelForSequenceClassification.from_pretrained(
-                folder, dtype=torch_dtype, trust_remote_code=trust_remote_code
-            )
-        else:
-            raise _not_found(source, error) from error
+    except ValueError as error:
+        if attention != "auto" or "attention implementation" not in str(error):
+            raise ModelError(f"model {name!r}: {error}") from error
+        # An architecture without SDPA support (DeBERTa-v2): its own default attention.
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, dtype=torch_dtype, trust_remote_code=trust_remote_code
+        )
+    except OSError as error:
+        raise _not_found(source, error) from error
     model.to(torch_device).eval()
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
     logger.info("loaded %s on %s (%s, attention %s)", source.source, torch_device, torch_dtype, label)

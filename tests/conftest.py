@@ -1,0 +1,29 @@
+"""Shared test fixtures: offline Hugging Face settings and tiny random cross-encoders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the Hugging Face hub: set before anything imports transformers.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny random cross-encoder folder per architecture, built once per session."""
+    from vecrank.testing.tiny_models import ARCHITECTURES, build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {
+        architecture: build_tiny_model(architecture, root / architecture) for architecture in ARCHITECTURES
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tiny_models: dict[str, Path]) -> Path:
+    """The folder of the tiny BERT cross-encoder."""
+    return tiny_models["bert"]

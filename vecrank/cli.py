@@ -1,0 +1,102 @@
+"""The ``vecrank`` command: models, plugins, rank (and demo, eval, serve, bench)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import VecrankError
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List reranker names, their sources, and whether each can be loaded offline."""
+    from .core.registry import MODEL_ALIASES, cached_locally
+    from .plugins import get_reranker_registry
+
+    rows = []
+    for entry in get_reranker_registry().entries():
+        if entry.name in MODEL_ALIASES:
+            source = MODEL_ALIASES[entry.name]
+            rows.append({"name": entry.name, "source": source, "local": cached_locally(source)})
+        else:
+            rows.append({"name": entry.name, "source": f"plugin {entry.plugin}", "local": True})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        mark = "local" if row["local"] else "not downloaded"
+        print(f"{row['name']:<{width}}  {row['source']}  ({mark})")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """Print the registered plugins as JSON: name, version, hooks."""
+    from .plugins import plugin_info
+
+    plugins = plugin_info()
+    if not args.all:
+        plugins = [plugin for plugin in plugins if not plugin["builtin"]]
+    print(json.dumps(plugins, indent=2))
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    """Score each line of FILE (or stdin) against the query and print them best first."""
+    from .core import get_reranker
+
+    stream = sys.stdin if args.file in (None, "-") else open(args.file, encoding="utf-8")  # noqa: SIM115
+    with stream:
+        documents = [line.rstrip("\n") for line in stream if line.strip()]
+    if not documents:
+        print("no documents: give a file with one document per line, or pipe them in", file=sys.stderr)
+        return 2
+    reranker = get_reranker(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    ranking = reranker.rank(args.query, documents, top_k=args.top_k, return_documents=True)
+    if args.json:
+        print(json.dumps(ranking, ensure_ascii=False, indent=2))
+        return 0
+    for place, item in enumerate(ranking, start=1):
+        print(f"{place:>3}  {item['score']:+.4f}  {item['text']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vecrank", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vecrank {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list reranker aliases and which are available locally")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(func=cmd_models)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins as JSON")
+    plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
+    plugins.set_defaults(func=cmd_plugins)
+
+    rank = commands.add_parser("rank", help="rank lines of text against a query")
+    rank.add_argument("file", nargs="?", help="one document per line; '-' or nothing reads stdin")
+    rank.add_argument("--model", "-m", required=True, help="alias, folder or hub id")
+    rank.add_argument("--query", "-q", required=True)
+    rank.add_argument("--top-k", type=int, default=None)
+    rank.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best there is)")
+    rank.add_argument("--trust-remote-code", action="store_true", help="allow hub code (JinaBERT)")
+    rank.add_argument("--json", action="store_true", help="print JSON")
+    rank.set_defaults(func=cmd_rank)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (VecrankError, OSError) as error:
+        print(f"vecrank {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
