@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from ..config import CollectionConfig
 from ..core import MODEL_ALIASES, get_reranker
 from ..hookspecs import hookimpl
-from .registry import Scorer
 
 
 class CrossEncoderScorer:
@@ -35,16 +33,8 @@ def vecrank_register_rerankers(register):
         register(alias, CrossEncoderScorer, aliases=(hub_id,))
 
 
-@functools.lru_cache(maxsize=64)
-def scorer_for(config: CollectionConfig) -> Scorer:
-    """The scorer for ``config.model``: a registered reranker, else a cross-encoder folder or hub id."""
-    from .manager import get_reranker_registry
-
-    entry = get_reranker_registry().get(config.model)
-    factory = entry.factory if entry is not None else CrossEncoderScorer
-    return factory(config)
-
-
 @hookimpl(trylast=True)
 def vecrank_rerank(collection, pairs, config):
-    return scorer_for(config).predict(pairs)
+    from .manager import get_scorer
+
+    return get_scorer(config).predict(pairs)

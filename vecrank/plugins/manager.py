@@ -12,8 +12,9 @@ from typing import Any
 import pluggy
 
 from .. import hookspecs
-from ..errors import PluginError
-from .registry import RerankerRegistry
+from ..config import CollectionConfig
+from ..errors import PluginError, VecrankError
+from .registry import RerankerRegistry, Scorer
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ DEFAULT_PLUGINS = (
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
+_scorer_lock = threading.Lock()
 
 
 def _new_manager() -> tuple[pluggy.PluginManager, RerankerRegistry, dict[str, str]]:
@@ -89,6 +91,7 @@ def _ensure_loaded() -> dict[str, Any]:
     with _lock:
         if not _state:
             _state["pm"], _state["registry"], _state["versions"] = _new_manager()
+            _state["scorers"] = {}
         return _state
 
 
@@ -102,6 +105,19 @@ def get_reranker_registry() -> RerankerRegistry:
     return _ensure_loaded()["registry"]
 
 
+def get_scorer(config: CollectionConfig) -> Scorer:
+    """The scorer for ``config.model``: a registered reranker, else a cross-encoder folder or hub id."""
+    from .cross_encoder import CrossEncoderScorer
+
+    state = _ensure_loaded()
+    scorers: dict[CollectionConfig, Scorer] = state["scorers"]
+    with _scorer_lock:
+        if config not in scorers:
+            entry = state["registry"].get(config.model)
+            scorers[config] = (entry.factory if entry is not None else CrossEncoderScorer)(config)
+        return scorers[config]
+
+
 def reset() -> None:
     """Forget the loaded plugins; the next call loads them again (tests, or after pip install)."""
     with _lock:
@@ -113,6 +129,7 @@ def register_plugin(plugin: object, name: str) -> None:
     state = _ensure_loaded()
     state["pm"].register(plugin, name=name)
     state["registry"] = _collect_rerankers(state["pm"])
+    state["scorers"] = {}
 
 
 def unregister_plugin(name: str) -> None:
@@ -120,6 +137,7 @@ def unregister_plugin(name: str) -> None:
     state = _ensure_loaded()
     state["pm"].unregister(name=name)
     state["registry"] = _collect_rerankers(state["pm"])
+    state["scorers"] = {}
 
 
 def call_hook(hook_name: str, **kwargs: Any) -> Any:
@@ -128,7 +146,7 @@ def call_hook(hook_name: str, **kwargs: Any) -> Any:
     caller = getattr(pm.hook, hook_name)
     try:
         return caller(**kwargs)
-    except PluginError:
+    except VecrankError:
         raise
     except Exception as error:
         plugin = _plugin_in_traceback(caller, error)
