@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 
 from ..errors import MissingTextError
 from ..hookspecs import hookimpl
+
+
+def lookup(payload: Mapping, path: str):
+    """``payload[path]``, or the nested value at a dotted path such as ``"meta.body"``."""
+    if path in payload:
+        return payload[path]
+    value = payload
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 @hookimpl(trylast=True)
@@ -22,7 +35,7 @@ def vecrank_document_text(collection, candidate, config):
                 field=missing[0],
             )
         return config.template.format_map(payload)
-    value = payload.get(config.text_field)
+    value = lookup(payload, config.text_field)
     if value is None:
         raise MissingTextError(
             f"collection {collection!r}: hit {candidate.id!r} has no text field {config.text_field!r}",
