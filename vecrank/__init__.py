@@ -1,8 +1,11 @@
 """vecrank: rerank vector-database search results with cross-encoders, in one line."""
 
-from .adapters import wrap
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import CollectionConfig, VecrankConfig, load_config
-from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
 from .errors import (
     ConfigError,
     MissingTextError,
@@ -13,7 +16,27 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from .adapters import wrap
+    from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
+
 __version__ = "0.1.0"
+
+# Names whose modules import torch and transformers: loaded on first use, so that
+# `import vecrank` and `vecrank --version` stay fast.
+_LAZY = {
+    "wrap": "vecrank.adapters",
+    "MODEL_ALIASES": "vecrank.core",
+    "CrossEncoderReranker": "vecrank.core",
+    "get_reranker": "vecrank.core",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vecrank' has no attribute {name!r}")
+
 
 __all__ = [
     "MODEL_ALIASES",
