@@ -64,6 +64,33 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Index the shipped corpus in embedded Qdrant, search, rerank, and compare."""
+    from .demo import run_demo
+
+    run_demo(model=args.model, candidates=args.candidates, limit=args.limit, show=args.show)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """First stage on embedded Qdrant over a BEIR folder, then each model; metrics from ranx."""
+    from .evaluation import format_table, run_eval
+
+    rows = run_eval(
+        args.data,
+        models=[m.strip() for m in args.models.split(",") if m.strip()],
+        first_stage=args.first_stage,
+        candidates=args.candidates,
+        split=args.split,
+    )
+    print(format_table(rows))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            json.dump({"data": args.data, "first_stage": args.first_stage, "results": rows}, out, indent=2)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vecrank", description=__doc__)
     parser.add_argument("--version", action="version", version=f"vecrank {__version__}")
@@ -86,6 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--trust-remote-code", action="store_true", help="allow hub code (JinaBERT)")
     rank.add_argument("--json", action="store_true", help="print JSON")
     rank.set_defaults(func=cmd_rank)
+    demo = commands.add_parser("demo", help="see reranking improve search on a small shipped corpus")
+    demo.add_argument("--model", "-m", default="ettin-17m", help="reranker (default: ettin-17m)")
+    demo.add_argument("--candidates", type=int, default=30, help="hits over-fetched for the reranker")
+    demo.add_argument("--limit", type=int, default=10, help="hits per question")
+    demo.add_argument("--show", type=int, default=3, help="questions to print side by side")
+    demo.set_defaults(func=cmd_demo)
+
+    evaluate = commands.add_parser("eval", help="NDCG@10, MRR@10, Recall@100 on a BEIR-format folder")
+    evaluate.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
+    evaluate.add_argument("--models", "-m", default="ettin-17m", help="comma-separated rerankers")
+    evaluate.add_argument("--first-stage", choices=["minilm", "hashing"], default="minilm")
+    evaluate.add_argument("--candidates", type=int, default=100, help="hits reranked per query")
+    evaluate.add_argument("--split", default="test", help="qrels file: qrels/<split>.tsv")
+    evaluate.add_argument("--out", help="write the results as JSON here")
+    evaluate.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -19,6 +20,7 @@ from ..errors import ModelError
 from ..hookspecs import hookimpl
 
 NAME = "minilm-bi"
+CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queries
 
 
 @functools.lru_cache(maxsize=4)
@@ -43,6 +45,7 @@ class BiEncoderScorer:
         self.max_length = min(config.max_length or 256, 256)
         self.tokenizer, self.model = _load(self.device)
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
@@ -62,14 +65,23 @@ class BiEncoderScorer:
             chunks.append(F.normalize(pooled, dim=-1))
         return torch.cat(chunks) if chunks else torch.empty(0)
 
-    def predict(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        if not pairs:
-            return []
-        queries = sorted({query for query, _ in pairs})
+    def embed_cached(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Embeddings of ``texts``, computing only those not seen recently."""
         with self._lock:
-            query_vectors = dict(zip(queries, self.embed(queries)))
-            text_vectors = self.embed([text for _, text in pairs])
-        return [float(query_vectors[q] @ v) for (q, _), v in zip(pairs, text_vectors)]
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            for text, vector in zip(missing, self.embed(missing)):
+                self._cache[text] = vector
+            found = {}
+            for text in texts:
+                self._cache.move_to_end(text)
+                found[text] = self._cache[text]
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return found
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        vectors = self.embed_cached([text for pair in pairs for text in pair])
+        return [float(vectors[query] @ vectors[text]) for query, text in pairs]
 
 
 @hookimpl
