@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .config import CollectionConfig, VecrankConfig, load_config
 from .errors import (
     ConfigError,
+    GroupByNotSupportedError,
     MissingTextError,
     ModelError,
     PluginError,
@@ -43,6 +44,7 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
+    "GroupByNotSupportedError",
     "MissingTextError",
     "ModelError",
     "PluginError",

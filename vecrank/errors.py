@@ -42,3 +42,7 @@ class MissingTextError(RerankError):
         super().__init__(message)
         self.hit_id = hit_id
         self.field = field
+
+
+class GroupByNotSupportedError(VecrankError, NotImplementedError):
+    """vecrank does not rerank Weaviate ``group_by`` queries (use the unwrapped collection)."""

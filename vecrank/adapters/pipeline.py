@@ -8,15 +8,17 @@ into its client's own result types.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..candidate import Candidate
 from ..config import CollectionConfig, VecrankConfig, load_config
-from ..errors import MissingTextError, RerankError, VecrankError
+from ..errors import MissingTextError, PluginError, RerankError, VecrankError
 from ..plugins import call_hook
 
 logger = logging.getLogger("vecrank")
@@ -36,13 +38,23 @@ class RerankPipeline:
     def __init__(self, config: VecrankConfig | None = None) -> None:
         self.config = config if config is not None else load_config()
         self._warned_no_text: set[str] = set()
+        self._overrides: dict[str, CollectionConfig] = {}
 
     def settings(self, collection: str) -> CollectionConfig:
         """The settings of ``collection`` (a ConfigError names it when it is not configured)."""
-        return self.config.for_collection(collection)
+        override = self._overrides.get(collection)
+        return override if override is not None else self.config.for_collection(collection)
+
+    def with_settings(self, collection: str, **update: Any) -> RerankPipeline:
+        """This pipeline with ``update`` applied to ``collection``'s settings, e.g. for one query."""
+        view = copy.copy(self)
+        view._overrides = {**self._overrides, collection: self.settings(collection).model_copy(update=update)}
+        return view
 
     def fetch_limit(self, collection: str, offset: int, limit: int) -> int:
         """How many hits to ask the database for, to serve ``offset``..``offset + limit``."""
+        if offset < 0 or limit < 0:
+            raise ValueError(f"offset and limit must be non-negative, got offset={offset}, limit={limit}")
         return self.settings(collection).candidate_count(offset + limit)
 
     def text_fields(self, collection: str) -> list[str]:
@@ -100,9 +112,7 @@ class RerankPipeline:
         usable = []
         for candidate in request.candidates:
             try:
-                text = call_hook(
-                    "vecrank_document_text", collection=collection, candidate=candidate, config=config
-                )
+                text = _document_text(collection, candidate, config)
             except MissingTextError:
                 if config.on_missing_text == "raise":
                     raise
@@ -150,6 +160,16 @@ class RerankPipeline:
         scored_ids = {id(c) for c in usable}
         unscored = [c for c in request.candidates if id(c) not in scored_ids]
         return kept + unscored
+
+
+def _document_text(collection: str, candidate: Candidate, config: CollectionConfig) -> str | None:
+    """The hook's text for one hit; a plugin's ``MissingTextError`` comes out as itself, not wrapped."""
+    try:
+        return call_hook("vecrank_document_text", collection=collection, candidate=candidate, config=config)
+    except PluginError as error:
+        if isinstance(error.__cause__, MissingTextError):
+            raise error.__cause__ from None
+        raise
 
 
 def _database_order(candidates: list[Candidate]) -> list[Candidate]:
