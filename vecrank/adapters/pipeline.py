@@ -18,7 +18,7 @@ from typing import Any
 
 from ..candidate import Candidate
 from ..config import CollectionConfig, VecrankConfig, load_config
-from ..errors import MissingTextError, PluginError, RerankError, VecrankError
+from ..errors import MissingTextError, RerankError, VecrankError
 from ..plugins import call_hook
 
 logger = logging.getLogger("vecrank")
@@ -112,7 +112,9 @@ class RerankPipeline:
         usable = []
         for candidate in request.candidates:
             try:
-                text = _document_text(collection, candidate, config)
+                text = call_hook(
+                    "vecrank_document_text", collection=collection, candidate=candidate, config=config
+                )
             except MissingTextError:
                 if config.on_missing_text == "raise":
                     raise
@@ -160,16 +162,6 @@ class RerankPipeline:
         scored_ids = {id(c) for c in usable}
         unscored = [c for c in request.candidates if id(c) not in scored_ids]
         return kept + unscored
-
-
-def _document_text(collection: str, candidate: Candidate, config: CollectionConfig) -> str | None:
-    """The hook's text for one hit; a plugin's ``MissingTextError`` comes out as itself, not wrapped."""
-    try:
-        return call_hook("vecrank_document_text", collection=collection, candidate=candidate, config=config)
-    except PluginError as error:
-        if isinstance(error.__cause__, MissingTextError):
-            raise error.__cause__ from None
-        raise
 
 
 def _database_order(candidates: list[Candidate]) -> list[Candidate]:

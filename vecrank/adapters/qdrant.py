@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
+from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client.http import models
 
 from ..candidate import Candidate
 from .pipeline import RerankPipeline, RerankRequest
@@ -27,11 +28,13 @@ class RerankedPoint(models.ScoredPoint):
 
 
 def query_text(query: Any) -> str | None:
-    """The text of a ``Document`` query (directly or inside a ``NearestQuery``), else None."""
+    """The text of a ``Document`` (directly or inside a ``NearestQuery``) or ``TextQuery``, else None."""
     if isinstance(query, models.NearestQuery):
         query = query.nearest
     if isinstance(query, models.Document):
         return query.text
+    if isinstance(query, models.TextQuery):
+        return query.text if isinstance(query.text, str) else query.text.query
     return None
 
 
@@ -136,8 +139,6 @@ class _QdrantReranking:
         self, collection: str, text: str | None, offset: int | None, limit: int | None, with_payload: Any
     ) -> QueryPlan:
         offset, limit = offset or 0, 10 if limit is None else limit
-        if offset < 0 or limit < 0:
-            raise ValueError(f"offset and limit must be non-negative, got offset={offset}, limit={limit}")
         payload = plan_payload(with_payload, self._pipeline.text_fields(collection))
         return QueryPlan(text, offset, limit, payload)
 
