@@ -46,7 +46,7 @@ class CollectionConfig(BaseModel):
         None, description="str.format template over the payload, e.g. '{title}: {body}'"
     )
     max_length: int | None = Field(None, ge=1)
-    batch_tokens: int = Field(16384, ge=16)
+    batch_tokens: int | None = Field(None, ge=16, description="engine default: 16384 on GPU, 4096 on CPU")
     normalize: Literal["none", "sigmoid", "minmax"] = "none"
     min_score: float | None = None
     fusion: Literal["none", "weighted", "rrf"] = "none"
