@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--show", type=int, default=3, help="questions to print side by side")
     demo.set_defaults(func=cmd_demo)
 
+    from .server import add_serve_arguments, run_serve
+
+    serve = commands.add_parser("serve", help="rerank over HTTP: Weaviate module, TEI, Cohere, Jina")
+    add_serve_arguments(serve)
+    serve.set_defaults(func=run_serve)
+
     evaluate = commands.add_parser("eval", help="NDCG@10, MRR@10, Recall@100 on a BEIR-format folder")
     evaluate.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
     evaluate.add_argument("--models", "-m", default="ettin-17m", help="comma-separated rerankers")

@@ -1,0 +1,100 @@
+"""``vecrank serve``: its command-line arguments and how they become :class:`ServerSettings`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from pydantic import ValidationError
+
+from ..config import load_config
+from ..errors import ConfigError
+from .settings import ServerSettings
+
+API_KEY_ENV = "VECRANK_API_KEY"
+
+# Options that map one to one onto ServerSettings fields; None keeps the settings' default.
+_LIMITS = {
+    "max_request_bytes": (int, "bytes in one request body"),
+    "max_documents": (int, "documents in one request"),
+    "max_document_chars": (int, "characters in one document"),
+    "max_query_chars": (int, "characters in the query"),
+    "queue_size": (int, "pairs waiting for the engine before requests get 429"),
+    "max_wait_ms": (float, "milliseconds a batch waits to fill up"),
+    "merge_tokens": (int, "tokens (estimated) merged from concurrent requests into one engine call"),
+    "batch_tokens": (int, "token budget of one forward pass"),
+    "shutdown_timeout": (float, "seconds to finish requests in flight on shutdown"),
+}
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``."""
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[NAME=]MODEL",
+        help="model alias, folder or hub id to serve, optionally under a request name "
+        "(e.g. rerank-v3.5=ettin-17m); repeatable, the first is the default",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="vecrank TOML config: its default and collection models"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (default: %(default)s)")
+    parser.add_argument("--api-key", help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})")
+    parser.add_argument(
+        "--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow CORS from ORIGIN"
+    )
+    parser.add_argument("--device", help="cuda, cpu, mps (default: the best available)")
+    parser.add_argument("--dtype", help="float32, bfloat16, float16 (default: bf16 on CUDA, fp32 else)")
+    for name, (kind, text) in _LIMITS.items():
+        default = ServerSettings.model_fields[name].default
+        shown = "the engine's for the device" if default is None else default
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{text} (default: {shown})")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+
+
+def parse_models(values: list[str]) -> dict[str, str]:
+    """``["ettin-17m", "fast=/models/x"]`` -> ``{"ettin-17m": "ettin-17m", "fast": "/models/x"}``."""
+    models = {}
+    for value in values:
+        name, sep, model = value.partition("=")
+        if not sep or "/" in name:
+            name, model = value, value
+        if not name or not model:
+            raise ConfigError(f"--model {value!r}: expected MODEL or NAME=MODEL")
+        models[name] = model
+    return models
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """Settings from parsed ``serve`` arguments; ``--model`` entries come first, then the config's."""
+    values = {name: getattr(args, name) for name in _LIMITS if getattr(args, name) is not None}
+    values.update(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+        cors_origins=tuple(args.cors_origin),
+        log_level=args.log_level,
+    )
+    values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
+    models = parse_models(args.model)
+    try:
+        if models and not args.config:
+            return ServerSettings(models=models, **values)
+        config = load_config(args.config)
+        settings = ServerSettings.from_config(config, **values)
+        return settings.model_copy(update={"models": {**models, **settings.models}}) if models else settings
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"]) or "settings"
+        raise ConfigError(f"serve: {field}: {problem['msg']}") from None
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run ``vecrank serve`` with parsed arguments until interrupted; returns the exit status."""
+    from .runner import serve
+
+    serve(settings_from_args(args))
+    return 0

@@ -1,0 +1,62 @@
+"""Run the app with uvicorn: in the foreground (``serve``) or on a background thread (``running_server``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from ..core.reranker import CrossEncoderReranker
+from .app import create_app
+from .logs import configure_logging
+from .settings import ServerSettings
+
+
+def _server(app: FastAPI, settings: ServerSettings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(settings: ServerSettings) -> None:
+    """Serve until SIGINT or SIGTERM; requests in flight are answered before the process exits."""
+    configure_logging(settings.log_level)
+    _server(create_app(settings), settings).run()
+
+
+@contextmanager
+def running_server(
+    settings: ServerSettings,
+    rerankers: Mapping[str, CrossEncoderReranker] | None = None,
+    *,
+    start_timeout: float = 60.0,
+) -> Iterator[str]:
+    """Serve on a background thread (``port=0`` picks a free port); yields the base URL.
+
+    On exit the server shuts down gracefully: requests in flight are finished first.
+    """
+    server = _server(create_app(settings, rerankers), settings)
+    thread = threading.Thread(target=server.run, name="vecrank-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the vecrank server did not start; see its log")
+        time.sleep(0.01)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    try:
+        yield f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(settings.shutdown_timeout + 5)

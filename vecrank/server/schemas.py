@@ -1,0 +1,254 @@
+"""Request and response bodies of each protocol, and how each request turns logits into its answer.
+
+Every request model knows its documents' texts (``document_texts``) and builds its protocol's answer from
+raw logits in document order (``answer``). Unknown request fields are ignored, as the peers do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .errors import ApiError
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The logistic function in float64, without overflow for large negative logits."""
+    return np.exp(-np.logaddexp(0.0, -logits.astype(np.float64)))
+
+
+def ranking(logits: np.ndarray, top_n: int | None = None) -> list[int]:
+    """Document indices, best logit first (ties keep document order), cut at ``top_n``.
+
+    Ranked on the logits: the sigmoid of two large logits can round to the same score.
+    """
+    return [int(i) for i in np.argsort(-logits, kind="stable")[:top_n]]
+
+
+class RerankRequest(BaseModel):
+    """Fields every protocol shares; subclasses name their documents field and build the answer."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    documents_field: ClassVar[str] = "documents"
+    allow_empty: ClassVar[bool] = False
+
+    query: str
+
+    @property
+    def model_name(self) -> str | None:
+        """The ``model`` the request asks for; None for the default."""
+        return None
+
+    @property
+    def max_length(self) -> int | None:
+        """A per-request cap on the tokens of each pair; None for the model's own limit."""
+        return None
+
+    def document_texts(self) -> list[str]:
+        raise NotImplementedError
+
+    def answer(self, logits: np.ndarray, model: str) -> Any:
+        raise NotImplementedError
+
+
+# Weaviate reranker-transformers module: POST /rerank {query, documents | property}
+
+
+class DocumentScore(BaseModel):
+    document: str
+    score: float
+
+
+class WeaviateRerankResponse(BaseModel):
+    """Scores in document order; ``property``/``score`` answer the single-document form."""
+
+    query: str
+    scores: list[DocumentScore] | None = None
+    property: str | None = None
+    score: float | None = None
+
+
+class WeaviateRerankRequest(RerankRequest):
+    """Scores are the sigmoid of the logit, as sentence-transformers' CrossEncoder.predict gives them."""
+
+    allow_empty: ClassVar[bool] = True
+
+    documents: list[str] | None = None
+    property: str | None = None
+
+    def document_texts(self) -> list[str]:
+        if self.documents is not None:
+            return self.documents
+        if self.property is not None:
+            return [self.property]
+        raise ApiError(422, "the body needs `documents` (a list of strings) or `property` (a string)")
+
+    def answer(self, logits: np.ndarray, model: str) -> dict[str, Any]:
+        scores = sigmoid(logits)
+        if self.documents is None:
+            return WeaviateRerankResponse(
+                query=self.query, property=self.property, score=scores[0]
+            ).model_dump()
+        items = [DocumentScore(document=d, score=s) for d, s in zip(self.documents, scores)]
+        return WeaviateRerankResponse(query=self.query, scores=items).model_dump()
+
+
+# Hugging Face text-embeddings-inference: POST /rerank {query, texts, ...} -> [{index, score, text?}]
+
+
+class TeiRank(BaseModel):
+    index: int
+    score: float
+    text: str | None = None
+
+
+class TeiRerankRequest(RerankRequest):
+    """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated."""
+
+    documents_field: ClassVar[str] = "texts"
+
+    texts: list[str]
+    raw_scores: bool = False
+    return_text: bool = False
+    truncate: bool | None = None
+    truncation_direction: Literal["right", "Right"] = "right"
+
+    def document_texts(self) -> list[str]:
+        return self.texts
+
+    def answer(self, logits: np.ndarray, model: str) -> list[dict[str, Any]]:
+        scores = logits.astype(np.float64) if self.raw_scores else sigmoid(logits)
+        return [
+            TeiRank(index=i, score=scores[i], text=self.texts[i] if self.return_text else None).model_dump(
+                exclude_none=True
+            )
+            for i in ranking(logits)
+        ]
+
+
+# Cohere v2: POST /v2/rerank {model, query, documents, top_n?, max_tokens_per_doc?}
+
+
+class ApiVersion(BaseModel):
+    version: str
+
+
+class CohereMeta(BaseModel):
+    api_version: ApiVersion
+
+
+class CohereResult(BaseModel):
+    index: int
+    relevance_score: float
+
+
+class CohereRerankResponse(BaseModel):
+    id: str
+    results: list[CohereResult]
+    meta: CohereMeta
+
+
+class CohereRerankRequest(RerankRequest):
+    """``relevance_score`` is the sigmoid of the logit; ``max_tokens_per_doc`` caps each pair's tokens."""
+
+    model: str | None = None
+    documents: list[str]
+    top_n: int | None = Field(None, ge=1)
+    max_tokens_per_doc: int | None = Field(None, ge=1)
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model
+
+    @property
+    def max_length(self) -> int | None:
+        return self.max_tokens_per_doc
+
+    def document_texts(self) -> list[str]:
+        return self.documents
+
+    def answer(self, logits: np.ndarray, model: str) -> dict[str, Any]:
+        scores = sigmoid(logits)
+        results = [CohereResult(index=i, relevance_score=scores[i]) for i in ranking(logits, self.top_n)]
+        meta = CohereMeta(api_version=ApiVersion(version="2"))
+        return CohereRerankResponse(id=str(uuid.uuid4()), results=results, meta=meta).model_dump()
+
+
+# Cohere v1 and Jina: POST /v1/rerank, documents as strings or objects ({"text": ...})
+
+
+class V1Result(BaseModel):
+    index: int
+    relevance_score: float
+    document: dict[str, Any] | None = None
+
+
+class V1RerankResponse(BaseModel):
+    id: str
+    model: str
+    results: list[V1Result]
+    meta: CohereMeta
+
+
+class V1RerankRequest(RerankRequest):
+    """Cohere v1 and Jina share this body; documents come back unless ``return_documents`` is false
+    (Jina's default). An object document is scored on its ``rank_fields`` (default ``text``)."""
+
+    model: str | None = None
+    documents: list[Any]
+    top_n: int | None = Field(None, ge=1)
+    return_documents: bool = True
+    rank_fields: list[str] | None = None
+
+    @field_validator("documents")
+    @classmethod
+    def _documents(cls, documents: list[Any]) -> list[Any]:
+        for number, document in enumerate(documents):
+            if not isinstance(document, str) and not (
+                isinstance(document, dict) and all(isinstance(value, str) for value in document.values())
+            ):
+                raise ValueError(
+                    f"documents[{number}] must be a string or an object of strings such as "
+                    f'{{"text": "..."}}, got {type(document).__name__}'
+                )
+        return documents
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model
+
+    def document_texts(self) -> list[str]:
+        return [self._text(number, document) for number, document in enumerate(self.documents)]
+
+    def _text(self, number: int, document: str | dict[str, str]) -> str:
+        if isinstance(document, str):
+            return document
+        fields = self.rank_fields or ["text"]
+        missing = [field for field in fields if field not in document]
+        if missing:
+            raise ApiError(422, f"documents[{number}] has no field {missing[0]!r} to rank on")
+        if fields == ["text"]:
+            return document["text"]
+        return "\n".join(f"{field}: {document[field]}" for field in fields)
+
+    def answer(self, logits: np.ndarray, model: str) -> dict[str, Any]:
+        scores = sigmoid(logits)
+        results = [
+            V1Result(
+                index=i,
+                relevance_score=scores[i],
+                document=self._returned(i) if self.return_documents else None,
+            )
+            for i in ranking(logits, self.top_n)
+        ]
+        meta = CohereMeta(api_version=ApiVersion(version="1"))
+        response = V1RerankResponse(id=str(uuid.uuid4()), model=model, results=results, meta=meta)
+        return response.model_dump(exclude_none=True)
+
+    def _returned(self, index: int) -> dict[str, Any]:
+        document = self.documents[index]
+        return {"text": document} if isinstance(document, str) else document

@@ -1,0 +1,125 @@
+"""The engine behind every protocol: model names resolved to loaded rerankers, limits, batched scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..core.cache import get_reranker
+from ..core.reranker import CrossEncoderReranker
+from ..errors import ModelError
+from .batcher import Batcher
+from .errors import ApiError
+from .metrics import Metrics
+from .settings import ServerSettings
+
+
+class RerankService:
+    """One :class:`Batcher` per loaded model, shared by every alias that names it."""
+
+    def __init__(self, settings: ServerSettings, rerankers: Mapping[str, CrossEncoderReranker]) -> None:
+        """``rerankers`` maps each model name in ``settings.models`` to its loaded reranker."""
+        self.settings = settings
+        self.metrics = Metrics(self.queue_depths)
+        by_instance: dict[int, Batcher] = {}
+        self._batchers: dict[str, Batcher] = {}
+        for alias, name in settings.aliases.items():
+            reranker = rerankers[name]
+            if id(reranker) not in by_instance:
+                by_instance[id(reranker)] = Batcher(
+                    reranker,
+                    name,
+                    self.metrics,
+                    max_wait_ms=settings.max_wait_ms,
+                    merge_tokens=settings.merge_tokens,
+                    batch_tokens=settings.batch_tokens,
+                    queue_size=settings.queue_size,
+                )
+            self._batchers[alias] = by_instance[id(reranker)]
+        self.batchers = list(by_instance.values())
+
+    @classmethod
+    def load(
+        cls, settings: ServerSettings, loaded: Mapping[str, CrossEncoderReranker] | None = None
+    ) -> RerankService:
+        """Load every configured model once (``loaded`` supplies ready ones by model name)."""
+        rerankers = dict(loaded or {})
+        for name in dict.fromkeys(settings.models.values()):
+            if name not in rerankers:
+                rerankers[name] = get_reranker(
+                    name,
+                    device=settings.device,
+                    dtype=settings.dtype,
+                    attention=settings.attention,
+                    trust_remote_code=settings.trust_remote_code,
+                )
+            if rerankers[name].num_labels != 1:
+                raise ModelError(
+                    f"model {name!r} has {rerankers[name].num_labels} output labels; "
+                    "a reranker needs exactly one (its relevance logit)"
+                )
+        return cls(settings, rerankers)
+
+    @property
+    def ready(self) -> bool:
+        return all(batcher.running for batcher in self.batchers)
+
+    def start(self) -> None:
+        for batcher in self.batchers:
+            batcher.start()
+
+    async def stop(self) -> None:
+        """Finish the queued work of every model, then stop."""
+        for batcher in self.batchers:
+            await batcher.stop()
+
+    def queue_depths(self) -> dict[str, int]:
+        return {batcher.name: batcher.queued_pairs for batcher in self.batchers}
+
+    def resolve(self, model: str | None) -> str:
+        """The alias a request's ``model`` names (the default when None); 404 for an unknown name."""
+        if model is None:
+            return self.settings.default_alias
+        if model not in self._batchers:
+            allowed = ", ".join(sorted(self._batchers))
+            raise ApiError(
+                404, f"model {model!r} is not served here; `model` must be one of: {allowed}", "not_found"
+            )
+        return model
+
+    def reranker(self, alias: str) -> CrossEncoderReranker:
+        return self._batchers[alias].reranker
+
+    def check(self, query: str, texts: list[str], field: str, allow_empty: bool = False) -> None:
+        """Apply the request limits: 400 for no documents, 413 for too many, 422 for too long."""
+        settings = self.settings
+        if not texts and not allow_empty:
+            raise ApiError(400, f"`{field}` cannot be empty", "empty")
+        if len(texts) > settings.max_documents:
+            raise ApiError(
+                413, f"`{field}` holds {len(texts)} documents; at most {settings.max_documents} are allowed"
+            )
+        if len(query) > settings.max_query_chars:
+            raise ApiError(
+                422,
+                f"`query` is {len(query)} characters long; at most {settings.max_query_chars} are allowed",
+            )
+        for number, text in enumerate(texts):
+            if len(text) > settings.max_document_chars:
+                raise ApiError(
+                    422,
+                    f"`{field}[{number}]` is {len(text)} characters long; "
+                    f"at most {settings.max_document_chars} are allowed",
+                )
+
+    async def logits(
+        self, alias: str, query: str, texts: list[str], max_length: int | None = None
+    ) -> np.ndarray:
+        """Raw logits of (query, text) for each text, in order, from a shared engine batch."""
+        batcher = self._batchers[alias]
+        if not texts:
+            return np.empty(0, dtype=np.float32)
+        if max_length is not None and max_length >= batcher.reranker.max_length:
+            max_length = None
+        return await batcher.score([(query, text) for text in texts], max_length)
