@@ -24,6 +24,8 @@ def test_example_runs(script):
     result = run([sys.executable, str(script)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), f"{script.name} printed nothing"
+    if script.name == "weaviate_basic.py":
+        assert "server order" in result.stdout and "reranked" in result.stdout
 
 
 def test_plugin_package_installs_and_is_used(tmp_path):

@@ -12,8 +12,6 @@ import dataclasses
 import inspect
 import logging
 import random
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -49,7 +47,6 @@ from vecrank.testing.weaviate_server import WeaviateStandIn
 # One event loop for the module: the async client is bound to the loop it connected on.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-ROOT = Path(__file__).resolve().parents[2]
 # Words the tiny tokenizer knows, so every text scores on whole tokens.
 _WORDS_TEXT = """
 city capital river mountain sea ocean weather sunny rain cat dog animal car train road population
@@ -649,18 +646,3 @@ async def test_sync_async_parity(
         outputs[name] = [(await resolve(call)).objects for call in calls]
     assert outputs["sync"] == outputs["async"]
     assert all(0 < o.metadata.rerank_score < 1 for objects in outputs["async"] for o in objects)
-
-
-# --- the example -----------------------------------------------------------------------------------------
-
-
-async def test_example_runs_against_the_standin() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "weaviate_basic.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "server order" in done.stdout and "reranked" in done.stdout
