@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
@@ -95,40 +97,42 @@ class PackedBatch:
     max_seqlen: int
 
 
+def _flat(rows: list[list[int]], total: int) -> np.ndarray:
+    """Concatenate token rows into one int64 array."""
+    return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=total)
+
+
 def pad_batch(encoded: EncodedPairs, indices: Sequence[int], pad_token_id: int) -> PaddedBatch:
     """Right-pad the sequences at ``indices`` into one batch."""
     rows = [encoded.input_ids[i] for i in indices]
-    width = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    lengths = np.array([len(row) for row in rows])
+    mask = np.arange(lengths.max()) < lengths[:, None]
+    input_ids = np.full(mask.shape, pad_token_id, dtype=np.int64)
+    input_ids[mask] = _flat(rows, int(lengths.sum()))
     token_type_ids = None
     if encoded.token_type_ids is not None:
-        token_type_ids = torch.zeros((len(rows), width), dtype=torch.long)
-    for row_number, index in enumerate(indices):
-        row = encoded.input_ids[index]
-        input_ids[row_number, : len(row)] = torch.tensor(row, dtype=torch.long)
-        attention_mask[row_number, : len(row)] = 1
-        if token_type_ids is not None:
-            types = encoded.token_type_ids[index]
-            token_type_ids[row_number, : len(types)] = torch.tensor(types, dtype=torch.long)
-    return PaddedBatch(input_ids, attention_mask, token_type_ids)
+        types = np.zeros(mask.shape, dtype=np.int64)
+        types[mask] = _flat([encoded.token_type_ids[i] for i in indices], int(lengths.sum()))
+        token_type_ids = torch.from_numpy(types)
+    return PaddedBatch(torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64)), token_type_ids)
 
 
 def pack_batch(encoded: EncodedPairs, indices: Sequence[int], position_offset: int = 0) -> PackedBatch:
     """Concatenate the sequences at ``indices`` into one unpadded row."""
-    lengths = [len(encoded.input_ids[i]) for i in indices]
-    flat_ids = [token for i in indices for token in encoded.input_ids[i]]
-    positions = [position_offset + p for length in lengths for p in range(length)]
+    rows = [encoded.input_ids[i] for i in indices]
+    lengths = np.array([len(row) for row in rows])
+    total = int(lengths.sum())
+    cu_seqlens = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=cu_seqlens[1:])
+    positions = np.arange(total) - np.repeat(cu_seqlens[:-1], lengths) + position_offset
     token_type_ids = None
     if encoded.token_type_ids is not None:
-        flat_types = [token for i in indices for token in encoded.token_type_ids[i]]
-        token_type_ids = torch.tensor([flat_types], dtype=torch.long)
-    cu_seqlens = torch.zeros(len(lengths) + 1, dtype=torch.int32)
-    cu_seqlens[1:] = torch.cumsum(torch.tensor(lengths, dtype=torch.int32), dim=0)
+        types = _flat([encoded.token_type_ids[i] for i in indices], total)
+        token_type_ids = torch.from_numpy(types).unsqueeze(0)
     return PackedBatch(
-        input_ids=torch.tensor([flat_ids], dtype=torch.long),
-        position_ids=torch.tensor([positions], dtype=torch.long),
+        input_ids=torch.from_numpy(_flat(rows, total)).unsqueeze(0),
+        position_ids=torch.from_numpy(positions).unsqueeze(0),
         token_type_ids=token_type_ids,
-        cu_seqlens=cu_seqlens,
-        max_seqlen=max(lengths),
+        cu_seqlens=torch.from_numpy(cu_seqlens),
+        max_seqlen=int(lengths.max()),
     )

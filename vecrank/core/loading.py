@@ -12,10 +12,14 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..errors import ModelError
+from .first_token import first_token_only
 from .registry import ModelSource, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, varlen_kernel
 
 logger = logging.getLogger(__name__)
+
+# Devices where ``attention="auto"`` packs: measured faster than padded SDPA on both.
+PACKED_DEVICES = frozenset({"cuda", "cpu"})
 
 DTYPES = {
     "float32": torch.float32,
@@ -106,8 +110,9 @@ def load_model(
 ) -> LoadedModel:
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
-    ``attention``: ``auto`` packs sequences with varlen attention on CUDA where the
-    architecture allows, ``varlen`` forces packing (any device), ``sdpa``/``eager`` run padded.
+    ``attention``: ``auto`` packs sequences with varlen attention on CUDA and CPU where the
+    architecture allows (padded SDPA elsewhere), ``varlen`` forces packing (any device),
+    ``sdpa``/``eager`` run padded.
     """
     source = resolve_model(name)
     if source.needs_remote_code and not trust_remote_code:
@@ -131,7 +136,7 @@ def load_model(
             f"supported: {', '.join(sorted(PACKABLE_MODEL_TYPES))}"
         )
     use_varlen = attention == "varlen" or (
-        attention == "auto" and packable and torch_device.type == "cuda"
+        attention == "auto" and packable and torch_device.type in PACKED_DEVICES
     )
     implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
     try:
@@ -151,6 +156,8 @@ def load_model(
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
+    if use_varlen:
+        first_token_only(model)
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
     logger.info("loaded %s on %s (%s, attention %s)", source.source, torch_device, torch_dtype, label)
     return LoadedModel(

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
 from .loading import LoadedModel, load_model
 from .varlen import packed_logits, position_offset
+from .workers import BatchWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ Pair = tuple[str, str]
 
 # Pairs tokenised per chunk; on CUDA the next chunk is tokenised while this one runs.
 TOKENIZE_CHUNK = 2048
+# Default token budgets per batch (padded tokens, or packed tokens when varlen).
+GPU_BATCH_TOKENS = 16384
+CPU_BATCH_TOKENS = 4096
 
 
 class CrossEncoderReranker:
@@ -30,6 +35,10 @@ class CrossEncoderReranker:
     ``name`` is an alias (``ettin-17m``, ``minilm-l6``, ...), a local folder (a
     sentence-transformers CrossEncoder folder or a plain sequence-classification
     folder) or a hub id. Scores come back in input order.
+
+    ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
+    ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
+    thread each.
     """
 
     def __init__(
@@ -39,10 +48,11 @@ class CrossEncoderReranker:
         device: str | None = None,
         dtype: str | torch.dtype | None = None,
         max_length: int | None = None,
-        batch_tokens: int = 16384,
+        batch_tokens: int | None = None,
         max_batch_size: int = 512,
         attention: str = "auto",
         trust_remote_code: bool = False,
+        cpu_workers: int | None = None,
     ) -> None:
         self.loaded: LoadedModel = load_model(
             name,
@@ -53,7 +63,9 @@ class CrossEncoderReranker:
             trust_remote_code=trust_remote_code,
         )
         self.name = name
-        self.batch_tokens = batch_tokens
+        on_cpu = self.device.type == "cpu"
+        self.batch_tokens = batch_tokens or (CPU_BATCH_TOKENS if on_cpu else GPU_BATCH_TOKENS)
+        self._workers = BatchWorkers((cpu_workers or torch.get_num_threads()) if on_cpu else 1)
         self.max_batch_size = max_batch_size
         self._lock = threading.Lock()
         config = self.model.config
@@ -78,6 +90,11 @@ class CrossEncoderReranker:
     @property
     def max_length(self) -> int:
         return self.loaded.max_length
+
+    @property
+    def cpu_workers(self) -> int:
+        """Batches run side by side on CPU (1 elsewhere)."""
+        return self._workers.count
 
     @property
     def num_labels(self) -> int:
@@ -118,8 +135,9 @@ class CrossEncoderReranker:
             total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar
         ) as progress:
             for start, encoded in self._encoded_chunks(pairs, max_length):
-                for indices in pack_batches(encoded.lengths, budget, self.max_batch_size):
-                    logits = self._run_batch(encoded, indices)
+                batches = pack_batches(encoded.lengths, budget, self.max_batch_size)
+                run = partial(self._run_batch, encoded)
+                for indices, logits in zip(batches, self._workers.map(run, batches)):
                     scores[[start + i for i in indices]] = logits
                     progress.update(len(indices))
         return scores[:, 0] if self.num_labels == 1 else scores

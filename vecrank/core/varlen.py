@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from transformers import AttentionInterface, PreTrainedModel
 
 from .batching import PackedBatch
+from .first_token import FIRST_TOKEN_ONLY
 
 ATTENTION_NAME = "vecrank_varlen"
 
@@ -47,21 +48,27 @@ def _window(sliding_window: int | None) -> tuple[int, int]:
     return (-1, -1) if sliding_window is None else (sliding_window - 1, sliding_window - 1)
 
 
-def _sdpa_loop(q, k, v, cu_seqlens, scaling, window) -> torch.Tensor:
-    """Reference varlen attention: SDPA on each sequence in turn. q, k, v: (T, H, D)."""
-    out = torch.empty_like(q)
+def _window_mask(length: int, window: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+    """Sliding-window mask for one sequence, or None where the window covers it whole."""
+    if window[0] < 0 or length <= window[0] + 1:
+        return None
+    position = torch.arange(length, device=device)
+    return (position[:, None] - position[None, :]).abs() <= window[0]
+
+
+def _sdpa_loop(query, key, value, cu_seqlens, scaling, window) -> torch.Tensor:
+    """Reference varlen attention: SDPA on each sequence in turn.
+
+    query, key, value: (1, H, T, D), kept 4-D so that CPU SDPA takes its fused kernel rather
+    than the math path; returns (1, T, H, D).
+    """
+    out = torch.empty_like(query)
     bounds = cu_seqlens.tolist()
     for start, end in zip(bounds[:-1], bounds[1:]):
-        qs, ks, vs = (t[start:end].transpose(0, 1) for t in (q, k, v))
-        mask = None
-        length = end - start
-        if window[0] >= 0 and length > window[0] + 1:
-            position = torch.arange(length, device=q.device)
-            mask = (position[:, None] - position[None, :]).abs() <= window[0]
-        out[start:end] = F.scaled_dot_product_attention(
-            qs, ks, vs, attn_mask=mask, scale=scaling
-        ).transpose(0, 1)
-    return out
+        q, k, v = (t[:, :, start:end] for t in (query, key, value))
+        mask = _window_mask(end - start, window, query.device)
+        out[:, :, start:end] = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling)
+    return out.transpose(1, 2)
 
 
 def _kernel_call(kernel: str) -> Callable:
@@ -81,7 +88,7 @@ def _kernel_call(kernel: str) -> Callable:
             return varlen_attn(q, k, v, cu, cu, max_len, max_len, scale=scaling, window_size=window)
 
         return call
-    return lambda q, k, v, cu, max_len, scaling, window: _sdpa_loop(q, k, v, cu, scaling, window)
+    raise ValueError(f"no packed-row kernel named {kernel!r}")
 
 
 def varlen_attention_forward(
@@ -101,9 +108,12 @@ def varlen_attention_forward(
         raise RuntimeError(
             f"{ATTENTION_NAME} attention needs a packed batch (batch size 1 and cu_seq_lens_q)"
         )
+    kernel = varlen_kernel(query.device)
+    window = _window(sliding_window)
+    if kernel == "sdpa-loop":
+        return _sdpa_loop(query, key, value, cu_seqlens, scaling, window), None
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (T, H, D)
-    call = _kernel_call(varlen_kernel(q.device))
-    out = call(q, k, v, cu_seqlens, kwargs["max_length_q"], scaling, _window(sliding_window))
+    out = _kernel_call(kernel)(q, k, v, cu_seqlens, kwargs["max_length_q"], scaling, window)
     return out.unsqueeze(0), None
 
 
@@ -145,8 +155,8 @@ def packed_logits(model: PreTrainedModel, batch: PackedBatch) -> torch.Tensor:
     }
     if batch.token_type_ids is not None and config.model_type == "bert":
         inputs["token_type_ids"] = batch.token_type_ids.to(device, non_blocking=True)
-    hidden = model.base_model(**inputs).last_hidden_state[0]  # (T, hidden)
-    first_tokens = hidden[cu_seqlens[:-1].long()]
+    hidden = model.base_model(**inputs).last_hidden_state[0]  # (T, hidden), or (N, hidden): first tokens
+    first_tokens = hidden if getattr(model, FIRST_TOKEN_ONLY, False) else hidden[cu_seqlens[:-1].long()]
     if config.model_type == "modernbert":
         pooled = first_tokens if config.classifier_pooling == "cls" else _segment_mean(hidden, cu_seqlens)
         return model.classifier(model.drop(model.head(pooled)))

@@ -1,0 +1,143 @@
+"""Packed (varlen) attention gives the padded result; CPU batch workers keep order and thread settings."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vecrank import CrossEncoderReranker
+from vecrank.core.batching import EncodedPairs, pack_batch, pad_batch
+from vecrank.core.first_token import FIRST_TOKEN_ONLY, first_token_attention
+from vecrank.core.varlen import varlen_attention_forward
+from vecrank.core.workers import BatchWorkers
+from vecrank.testing.tiny_models import MODERNBERT_LOCAL_ATTENTION, build_tiny_model
+
+# Lengths around and well past the tiny ModernBERT's local window, so sliding layers mask.
+WORDS = ["rotate", "keys", "cluster", "database", "search", "vector", "score", "model", "answer", "question"]
+PAIRS = [
+    (" ".join(WORDS[: 1 + n % 5]), " ".join(WORDS[i % len(WORDS)] for i in range(n)))
+    for n in (0, 3, 9, 15, 16, 17, 30, 45, 70, 100)
+]
+
+
+def _reference_attention(q, k, v, lengths, half_window):
+    """Padded SDPA per sequence with an explicit sliding-window mask; q, k, v: (1, H, T, D)."""
+    out, start = [], 0
+    for length in lengths:
+        position = torch.arange(length)
+        mask = (position[:, None] - position[None, :]).abs() <= half_window
+        segment = (t[:, :, start : start + length] for t in (q, k, v))
+        out.append(F.scaled_dot_product_attention(*segment, attn_mask=mask).transpose(1, 2))
+        start += length
+    return torch.cat(out, dim=1)
+
+
+@pytest.mark.parametrize("sliding_window", [None, 9, 65])
+def test_varlen_attention_matches_per_sequence_sdpa(sliding_window):
+    torch.manual_seed(0)
+    lengths = [1, 7, 40, 130, 200]
+    q, k, v = (torch.randn(1, 4, sum(lengths), 16) for _ in range(3))
+    cu_seqlens = torch.tensor(np.cumsum([0, *lengths]), dtype=torch.int32)
+    out, _ = varlen_attention_forward(
+        torch.nn.Module(),
+        q,
+        k,
+        v,
+        None,
+        scaling=16**-0.5,
+        sliding_window=sliding_window,
+        cu_seq_lens_q=cu_seqlens,
+        max_length_q=max(lengths),
+    )
+    half_window = 10**9 if sliding_window is None else sliding_window - 1
+    torch.testing.assert_close(out, _reference_attention(q, k, v, lengths, half_window))
+
+
+@pytest.mark.parametrize("half_window", [-1, 8])
+def test_first_token_attention_matches_sdpa_on_the_first_row(half_window):
+    torch.manual_seed(1)
+    lengths = [1, 5, 30]
+    q, k, v = (torch.randn(1, 3, sum(lengths), 8) for _ in range(3))
+    cu_seqlens = torch.tensor(np.cumsum([0, *lengths]), dtype=torch.int32)
+    starts = cu_seqlens[:-1].long()
+    out = first_token_attention(q[:, :, starts], k, v, cu_seqlens, 8**-0.5, half_window)
+    reference = _reference_attention(q, k, v, lengths, 10**9 if half_window < 0 else half_window)
+    torch.testing.assert_close(out, reference[0, starts].reshape(len(lengths), -1))
+
+
+@pytest.fixture(scope="module")
+def tiny_modernbert_cls(tmp_path_factory) -> str:
+    """A tiny ModernBERT that pools the first token, like the Ettin rerankers."""
+    return str(build_tiny_model("modernbert", tmp_path_factory.mktemp("cls"), pooling="cls"))
+
+
+@pytest.mark.parametrize("architecture", ["bert", "xlm-roberta", "modernbert", "modernbert-cls"])
+def test_packed_scores_equal_padded_scores(tiny_models, tiny_modernbert_cls, architecture):
+    folder = tiny_modernbert_cls if architecture == "modernbert-cls" else str(tiny_models[architecture])
+    padded = CrossEncoderReranker(folder, device="cpu", attention="sdpa", batch_tokens=256)
+    packed = CrossEncoderReranker(folder, device="cpu", attention="varlen", batch_tokens=256)
+    assert packed.loaded.attention == "varlen:sdpa-loop"
+    # Mean pooling needs every token of the last layer; first-token heads need only the first.
+    assert getattr(packed.model, FIRST_TOKEN_ONLY, False) == (architecture != "modernbert")
+    lengths = packed.tokenize(PAIRS).lengths
+    assert max(lengths) > 2 * MODERNBERT_LOCAL_ATTENTION
+    np.testing.assert_allclose(packed.predict(PAIRS), padded.predict(PAIRS), atol=1e-5, rtol=0)
+
+
+def test_first_token_modernbert_matches_sentence_transformers(tiny_modernbert_cls):
+    from sentence_transformers import CrossEncoder
+
+    expected = CrossEncoder(tiny_modernbert_cls, device="cpu").predict(
+        PAIRS, activation_fn=torch.nn.Identity()
+    )
+    scores = CrossEncoderReranker(tiny_modernbert_cls, device="cpu").predict(PAIRS)
+    np.testing.assert_allclose(scores, expected, atol=1e-4, rtol=0)
+    assert list(np.argsort(-scores, kind="stable")) == list(np.argsort(-expected, kind="stable"))
+
+
+def test_auto_attention_packs_on_cpu_where_the_architecture_allows(tiny_models):
+    assert CrossEncoderReranker(str(tiny_models["modernbert"])).loaded.attention == "varlen:sdpa-loop"
+    assert not CrossEncoderReranker(str(tiny_models["deberta-v2"])).loaded.attention.startswith("varlen")
+
+
+def test_pack_and_pad_lay_out_the_same_tokens():
+    encoded = EncodedPairs([[5, 6, 7], [8], [9, 10]], [[0, 1, 1], [0], [0, 1]])
+    packed = pack_batch(encoded, [2, 0, 1], position_offset=2)
+    assert packed.input_ids.tolist() == [[9, 10, 5, 6, 7, 8]]
+    assert packed.token_type_ids.tolist() == [[0, 1, 0, 1, 1, 0]]
+    assert packed.position_ids.tolist() == [[2, 3, 2, 3, 4, 2]]
+    assert packed.cu_seqlens.tolist() == [0, 2, 5, 6]
+    assert packed.max_seqlen == 3
+    padded = pad_batch(encoded, [2, 0, 1], pad_token_id=0)
+    assert padded.input_ids.tolist() == [[9, 10, 0], [5, 6, 7], [8, 0, 0]]
+    assert padded.attention_mask.tolist() == [[1, 1, 0], [1, 1, 1], [1, 0, 0]]
+    assert padded.token_type_ids.tolist() == [[0, 1, 0], [0, 1, 1], [0, 0, 0]]
+
+
+def test_workers_keep_order_and_the_callers_thread_setting():
+    caller_threads = torch.get_num_threads()
+    workers = BatchWorkers(2)
+    try:
+        seen = list(
+            workers.map(lambda x: (x, torch.get_num_threads(), torch.is_inference_mode_enabled()), range(6))
+        )
+    finally:
+        workers.close()
+    assert seen == [(x, 1, True) for x in range(6)]
+    assert torch.get_num_threads() == caller_threads
+    started_later: list[int] = []
+    thread = threading.Thread(target=lambda: started_later.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert started_later == [caller_threads]
+
+
+def test_scores_do_not_depend_on_worker_count(tiny_models):
+    folder = str(tiny_models["modernbert"])
+    one = CrossEncoderReranker(folder, device="cpu", batch_tokens=64, cpu_workers=1).predict(PAIRS)
+    two = CrossEncoderReranker(folder, device="cpu", batch_tokens=64, cpu_workers=2).predict(PAIRS)
+    np.testing.assert_allclose(one, two, atol=1e-6, rtol=0)

@@ -1,0 +1,325 @@
+"""The throughput benchmark: vecrank against sentence-transformers on the same models and pairs.
+
+``python benchmarks/throughput.py --models 17m,minilm-l6 --pairs 1000`` (or ``vecrank bench``)
+prints a table and writes JSON under ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer
+
+from ..core import CrossEncoderReranker
+from ..core.loading import pick_device, pick_dtype
+from . import measure
+from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
+from .pairs import PairSet, make_pairs, token_length_stats
+
+ST_DEFAULT_BATCH_SIZE = 32
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="vecrank bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models", default="minilm-l6,17m,32m", help=f"comma-separated: {', '.join(MODEL_NAMES)}"
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=1000, help="pairs per throughput run (whole queries of 100)"
+    )
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per engine, interleaved; median kept"
+    )
+    parser.add_argument(
+        "--latency-queries", type=int, default=5, help="100-candidate queries timed one at a time"
+    )
+    parser.add_argument(
+        "--st-batch-sizes", default="32", help="sentence-transformers batch sizes; the first is the baseline"
+    )
+    parser.add_argument(
+        "--batch-tokens", type=int, default=None, help="vecrank token budget (default: the engine's)"
+    )
+    parser.add_argument("--attention", default="auto", help="vecrank attention: auto, varlen, sdpa, eager")
+    parser.add_argument("--cpu-workers", type=int, default=None, help="vecrank CPU batch workers")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        help="on a shared machine: seconds to wait before each timed call for other processes to leave "
+        "the CPUs; a call they disturb (over 25%% of the CPUs) is repeated, up to 3 times",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", default=None, help="JSON path (default benchmarks/results/throughput_<device>.json)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write (merge into) the JSON results; returns an exit status."""
+    args = parse_args(argv)
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODEL_NAMES]
+    if unknown:
+        print(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}", file=sys.stderr)
+        return 2
+    device = pick_device(args.device)
+    dtype = pick_dtype(args.dtype, device)
+    command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
+    tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
+    print(
+        f"{len(pair_set.pairs)} pairs on {device} ({str(dtype).removeprefix('torch.')}); {command}",
+        flush=True,
+    )
+    run = {
+        "command": command,
+        "pairs": token_length_stats(tokenizer, pair_set.pairs, args.max_length),
+        "tokenization_pairs_per_s": measure.tokenization_rates(tokenizer, pair_set.pairs, args.max_length),
+    }
+    report = {
+        "machine": machine_info(device),
+        "versions": versions(),
+        "device": device.type,
+        "dtype": str(dtype).removeprefix("torch."),
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+        for name in names:
+            result = benchmark_model(name, Path(folder) / name, pair_set, args, device, dtype)
+            report["models"][name] = {**result, "run": run, "machine": report["machine"]}
+            print(format_row(name, result), flush=True)
+    path = Path(args.out or f"benchmarks/results/throughput_{device.type}.json")
+    write_results(path, report)
+    print(format_table(report["models"]))
+    print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
+    print(f"wrote {path}")
+    return 0
+
+
+def benchmark_model(
+    name: str,
+    folder: Path,
+    pair_set: PairSet,
+    args: argparse.Namespace,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> dict:
+    """Throughput, latency, memory and score agreement of both engines on model ``name``."""
+    build_model(name, folder, seed=args.seed)
+    st, ours = load_engines(folder, args, device, dtype)
+    pairs = pair_set.pairs
+    sizes = [int(size) for size in args.st_batch_sizes.split(",")]
+    engines: dict[str, Callable[[list], np.ndarray]] = {
+        "st": lambda subset: st.predict(subset, batch_size=sizes[0], show_progress_bar=False),
+        "vecrank": ours.predict,
+    }
+    for call in engines.values():  # warm-up
+        call(pairs[:256])
+    stopwatch = measure.Stopwatch(args.quiet_wait)
+    runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+    scores: dict[str, np.ndarray] = {}
+    for _ in range(args.repeats):  # interleaved, so that both engines see the same machine state
+        for engine, call in engines.items():
+            with measure.peak_memory(device) as memory:
+                timing = stopwatch.time(lambda e=engine, c=call: scores.__setitem__(e, c(pairs)))
+            runs[engine].append({**asdict(timing), **memory})
+    st_rates = {sizes[0]: _median_rate(runs["st"], len(pairs))}
+    for size in sizes[1:]:
+        timings = [
+            stopwatch.time(lambda s=size: st.predict(pairs, batch_size=s, show_progress_bar=False))
+            for _ in range(args.repeats)
+        ]
+        st_rates[size] = _median_rate([asdict(timing) for timing in timings], len(pairs))
+    latency = {engine: [] for engine in engines}
+    for number in range(min(args.latency_queries, pair_set.queries)):
+        group = pair_set.query_group(number)
+        for engine, call in engines.items():
+            latency[engine].append(stopwatch.time(lambda c=call, g=group: c(g)).seconds)
+    best = max(st_rates, key=st_rates.get)
+    ours_rate = _median_rate(runs["vecrank"], len(pairs))
+    total, non_embedding = count_parameters(ours.model)
+    lengths = np.array(ours.tokenize(pairs, args.max_length).lengths)
+    flops_per_pair = measure.model_flops(ours.model.config, non_embedding, lengths) / len(pairs)
+    result = {
+        "parameters": total,
+        "non_embedding_parameters": non_embedding,
+        "architecture": ours.model.config.model_type,
+        "vecrank": {
+            "pairs_per_s": ours_rate,
+            "engine": repr(ours),
+            "attention": ours.loaded.attention,
+            "batch_tokens": ours.batch_tokens,
+            "cpu_workers": ours.cpu_workers,
+            **_summary(runs["vecrank"], len(pairs)),
+            "latency_100": measure.percentiles_ms(latency["vecrank"]),
+        },
+        "sentence_transformers": {
+            "pairs_per_s": st_rates[sizes[0]],
+            "batch_size": sizes[0],
+            "attention": st[0].model.config._attn_implementation,
+            "pairs_per_s_by_batch_size": {str(size): rate for size, rate in st_rates.items()},
+            "best_batch_size": best,
+            **_summary(runs["st"], len(pairs)),
+            "latency_100": measure.percentiles_ms(latency["st"]),
+        },
+        "ratio": round(ours_rate / st_rates[sizes[0]], 2),
+        "ratio_vs_best_st": round(ours_rate / st_rates[best], 2),
+        "agreement": measure.score_agreement(
+            scores["vecrank"], scores["st"], pair_set, 1e-4 if dtype == torch.float32 else 5e-2
+        ),
+        "flops_per_pair": flops_per_pair,
+        "achieved_tflops": round(flops_per_pair * ours_rate / 1e12, 4),
+    }
+    peak = measure.peak_flops(device)
+    if peak:
+        result["mfu"] = round(flops_per_pair * ours_rate / peak, 4)
+    return result
+
+
+def load_engines(folder: Path, args: argparse.Namespace, device: torch.device, dtype: torch.dtype):
+    """sentence-transformers ``CrossEncoder`` (raw logits; flash-attn 2 on CUDA if importable); vecrank."""
+    from sentence_transformers import CrossEncoder
+
+    st_kwargs: dict[str, object] = {"dtype": dtype}
+    if device.type == "cuda" and _flash_attn_importable():
+        st_kwargs["attn_implementation"] = "flash_attention_2"
+    st = CrossEncoder(
+        str(folder),
+        device=str(device),
+        max_length=args.max_length,
+        activation_fn=torch.nn.Identity(),
+        model_kwargs=st_kwargs,
+    )
+    ours = CrossEncoderReranker(
+        str(folder),
+        device=str(device),
+        dtype=dtype,
+        max_length=args.max_length,
+        batch_tokens=args.batch_tokens,
+        attention=args.attention,
+        cpu_workers=args.cpu_workers,
+    )
+    return st, ours
+
+
+def _median_rate(runs: list[dict], pairs: int) -> float:
+    return round(pairs / float(np.median([run["seconds"] for run in runs])), 1)
+
+
+def _summary(runs: list[dict], pairs: int) -> dict:
+    """Per-run rates, CPU time per pair, other processes' CPU share and the peak memory of the timed runs."""
+    return {
+        "runs_pairs_per_s": [round(pairs / run["seconds"], 1) for run in runs],
+        "cpu_ms_per_pair": round(1000 * float(np.median([run["cpu_seconds"] for run in runs])) / pairs, 2),
+        "others_busy_during_runs": [run["others_busy"] for run in runs],
+        "attempts": [run["attempts"] for run in runs],
+        "peak_memory_mb": round(max(run["peak_mb"] for run in runs), 1),
+        "peak_over_start_mb": round(max(run["peak_mb"] - run.get("start_mb", 0.0) for run in runs), 1),
+        "memory_scope": runs[0]["scope"],
+    }
+
+
+def _flash_attn_importable() -> bool:
+    from ..core.varlen import flash_attn_available
+
+    return flash_attn_available()
+
+
+def machine_info(device: torch.device) -> dict:
+    """CPU model and cores, memory, GPU name, torch threads, load average."""
+    info = {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if device.type == "cuda":
+        properties = torch.cuda.get_device_properties(device)
+        info.update(gpu=properties.name, gpu_memory_gb=round(properties.total_memory / 2**30, 1))
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def versions() -> dict:
+    """Versions of Python and of the packages that set the speed."""
+    found = {"python": platform.python_version()}
+    for package in (
+        "vecrank",
+        "torch",
+        "transformers",
+        "sentence-transformers",
+        "tokenizers",
+        "numpy",
+        "flash-attn",
+    ):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def write_results(path: Path, report: dict) -> None:
+    """Write ``report``, keeping other models' results from an earlier run on the same device."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        earlier = json.loads(path.read_text())
+        if earlier.get("device") == report["device"]:
+            report["models"] = {**earlier.get("models", {}), **report["models"]}
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+HEADER = (
+    f"{'model':<10} {'vecrank/s':>10} {'ST/s':>8} {'ratio':>6} {'ST best':>12} {'p50/p95 ms vecrank':>19} "
+    f"{'p50/p95 ms ST':>15} {'peak MB vr/ST':>15} {'max|diff|':>10} {'order':>6}"
+)
+
+
+def format_row(name: str, result: dict) -> str:
+    """One table row."""
+    ours, st = result["vecrank"], result["sentence_transformers"]
+    best = f"{st['pairs_per_s_by_batch_size'][str(st['best_batch_size'])]:.0f}@{st['best_batch_size']}"
+    return (
+        f"{name:<10} {ours['pairs_per_s']:>10.1f} {st['pairs_per_s']:>8.1f} {result['ratio']:>5.2f}x "
+        f"{best:>12} "
+        f"{ours['latency_100']['p50_ms']:>9.0f}/{ours['latency_100']['p95_ms']:<9.0f} "
+        f"{st['latency_100']['p50_ms']:>7.0f}/{st['latency_100']['p95_ms']:<7.0f} "
+        f"{ours['peak_memory_mb']:>7.0f}/{st['peak_memory_mb']:<7.0f} "
+        f"{result['agreement']['max_abs_diff']:>10.1e} "
+        f"{'same' if result['agreement']['same_order'] else 'DIFF':>6}"
+    )
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """The results table, one row per model."""
+    return "\n".join([HEADER, *(format_row(name, result) for name, result in results.items())])
