@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     serve.set_defaults(func=run_serve)
 
+    # `vecrank bench ...` hands its arguments to the benchmark's own parser (see main).
+    commands.add_parser("bench", help="pairs/s, latency and memory against sentence-transformers")
+
     evaluate = commands.add_parser("eval", help="NDCG@10, MRR@10, Recall@100 on a BEIR-format folder")
     evaluate.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
     evaluate.add_argument("--models", "-m", default="ettin-17m", help="comma-separated rerankers")
@@ -138,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench
+
+        return bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
