@@ -84,14 +84,8 @@ def token_length_stats(tokenizer: PreTrainedTokenizerBase, pairs: list[Pair], ma
         [q for q, _ in pairs], [d for _, d in pairs], truncation="longest_first", max_length=max_length
     )
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    queries = np.array(
-        [
-            len(ids)
-            for ids in tokenizer(
-                [q for q, _ in pairs[:: max(1, len(pairs) // 200)]], add_special_tokens=False
-            )["input_ids"]
-        ]
-    )
+    queries = list(dict.fromkeys(query for query, _ in pairs))
+    query_lengths = [len(ids) for ids in tokenizer(queries, add_special_tokens=False)["input_ids"]]
     return {
         "pairs": len(pairs),
         "pair_tokens_mean": round(float(lengths.mean()), 1),
@@ -99,6 +93,6 @@ def token_length_stats(tokenizer: PreTrainedTokenizerBase, pairs: list[Pair], ma
         "pair_tokens_p95": int(np.percentile(lengths, 95)),
         "pair_tokens_max": int(lengths.max()),
         "truncated_share": round(float((lengths >= max_length).mean()), 4),
-        "query_tokens_mean": round(float(queries.mean()), 1),
+        "query_tokens_mean": round(float(np.mean(query_lengths)), 1),
         "total_tokens": int(lengths.sum()),
     }

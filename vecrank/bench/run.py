@@ -29,8 +29,6 @@ from . import measure
 from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
 from .pairs import PairSet, make_pairs, token_length_stats
 
-ST_DEFAULT_BATCH_SIZE = 32
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
@@ -249,6 +247,7 @@ def machine_info(device: torch.device) -> dict:
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "torch_threads": torch.get_num_threads(),
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

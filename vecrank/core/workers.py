@@ -1,8 +1,9 @@
 """CPU batch workers: whole batches run side by side, each on one intra-op thread.
 
-On a few CPU cores, one batch split across cores by OpenMP spends much of its time at
-barriers between the many small operators of a small encoder (and stalls whenever another
-process takes a core). Giving each core its own batch keeps every operator single-threaded.
+One batch split across a few cores by OpenMP synchronises at every one of the many small
+operators of a small encoder, and stalls whenever another process holds one of the cores; a
+batch per core keeps every operator single-threaded. Measured on 2 cores with the 17m and
+MiniLM-L6 shapes: 3-9% more pairs/s on an idle machine, 2-3x on a busy one.
 """
 
 from __future__ import annotations
