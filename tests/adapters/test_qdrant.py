@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from engine_plugins import BrokenEngine, EngineCalls
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.models import QueryResponse
 
@@ -215,25 +216,6 @@ async def fetch(raw: Any, collection: str, **kwargs: Any) -> list[models.ScoredP
     """The raw client's hits, with the whole payload (the candidates the adapter should see)."""
     kwargs.setdefault("with_payload", True)
     return (await resolve(raw.query_points(collection, **kwargs))).points
-
-
-class EngineCalls:
-    """Records the pair count of every ``vecrank_rerank`` call and leaves scoring to the built-in engine."""
-
-    def __init__(self) -> None:
-        self.pairs: list[int] = []
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        self.pairs.append(len(pairs))
-
-
-class BrokenEngine:
-    """A reranker that fails."""
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        raise RuntimeError("engine out of memory")
 
 
 class ShortEngine:

@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 import torch
 import weaviate
+from engine_plugins import BrokenEngine, EngineCalls
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.config import ConsistencyLevel, DataType, Property
 from weaviate.classes.init import AdditionalConfig, Timeout
@@ -196,25 +197,6 @@ def assert_reranked(objects: list[Object], expected: list[tuple[Object, float]])
 def other_metadata(obj: Object) -> MetadataReturn:
     """An object's metadata without the rerank score."""
     return dataclasses.replace(obj.metadata, rerank_score=None)
-
-
-class EngineCalls:
-    """Records the pair count of every ``vecrank_rerank`` call and leaves scoring to the built-in engine."""
-
-    def __init__(self) -> None:
-        self.pairs: list[int] = []
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        self.pairs.append(len(pairs))
-
-
-class BrokenEngine:
-    """A reranker that fails."""
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        raise RuntimeError("engine out of memory")
 
 
 @contextmanager
