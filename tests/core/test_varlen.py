@@ -11,8 +11,9 @@ import torch.nn.functional as F
 
 from vecrank import CrossEncoderReranker
 from vecrank.core.batching import EncodedPairs, pack_batch, pad_batch
-from vecrank.core.first_token import FIRST_TOKEN_ONLY, first_token_attention
-from vecrank.core.varlen import varlen_attention_forward
+from vecrank.core.first_token import first_token_attention
+from vecrank.core.modernbert import apply_rotary, pack_attention
+from vecrank.core.varlen import FIRST_TOKEN_ONLY, varlen_attention_forward
 from vecrank.core.workers import BatchWorkers
 from vecrank.testing.tiny_models import MODERNBERT_LOCAL_ATTENTION, build_tiny_model
 
@@ -64,9 +65,34 @@ def test_first_token_attention_matches_sdpa_on_the_first_row(half_window):
     q, k, v = (torch.randn(1, 3, sum(lengths), 8) for _ in range(3))
     cu_seqlens = torch.tensor(np.cumsum([0, *lengths]), dtype=torch.int32)
     starts = cu_seqlens[:-1].long()
-    out = first_token_attention(q[:, :, starts], k, v, cu_seqlens, 8**-0.5, half_window)
+    q_first, k_packed, v_packed = q[0, :, starts].transpose(0, 1), k[0].transpose(0, 1), v[0].transpose(0, 1)
+    out = first_token_attention(q_first, k_packed, v_packed, cu_seqlens, 8**-0.5, half_window)
     reference = _reference_attention(q, k, v, lengths, 10**9 if half_window < 0 else half_window)
     torch.testing.assert_close(out, reference[0, starts].reshape(len(lengths), -1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rotary_on_queries_and_keys_together_matches_transformers(dtype):
+    from transformers.models.modernbert.modeling_modernbert import apply_rotary_pos_emb
+
+    torch.manual_seed(2)
+    tokens, heads, depth = 11, 3, 8
+    qkv = torch.randn(tokens, 3, heads, depth, dtype=dtype)
+    angles = torch.arange(tokens)[:, None] * 10000 ** (-torch.arange(0, depth, 2) / depth)
+    cos, sin = (torch.cat((f(angles), f(angles)), dim=-1).to(dtype) for f in (torch.cos, torch.sin))
+    query, key = (qkv[:, i].transpose(0, 1).unsqueeze(0) for i in (0, 1))  # (1, H, T, D), as transformers
+    expected = apply_rotary_pos_emb(query, key, cos.unsqueeze(0), sin.unsqueeze(0))
+    rotated = apply_rotary(qkv[:, :2], cos, sin).to(dtype)
+    for index in (0, 1):
+        torch.testing.assert_close(rotated[:, index], expected[index][0].transpose(0, 1))
+
+
+def test_packed_attention_leaves_padded_batches_to_transformers(tiny_models):
+    padded = CrossEncoderReranker(str(tiny_models["modernbert"]), device="cpu", attention="sdpa")
+    before = padded.predict(PAIRS)
+    pack_attention(padded.model)
+    assert all("forward" in vars(layer.attn) for layer in padded.model.model.layers)
+    np.testing.assert_array_equal(padded.predict(PAIRS), before)
 
 
 @pytest.fixture(scope="module")

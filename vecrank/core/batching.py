@@ -50,9 +50,7 @@ def encode_pairs(
     return EncodedPairs(encoded["input_ids"], token_types)
 
 
-def pack_batches(
-    lengths: Sequence[int], batch_tokens: int, max_batch_size: int = 1024
-) -> list[list[int]]:
+def pack_batches(lengths: Sequence[int], batch_tokens: int, max_batch_size: int = 1024) -> list[list[int]]:
     """Group indices into batches, longest first, so that each batch fits ``batch_tokens``.
 
     A batch's cost is counted as ``len(batch) * longest``, which is what a padded batch

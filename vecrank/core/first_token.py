@@ -12,9 +12,10 @@ import types
 
 import torch
 from transformers import PreTrainedModel
-from transformers.models.modernbert.modeling_modernbert import apply_rotary_pos_emb
 
-FIRST_TOKEN_ONLY = "_vecrank_first_token_only"
+from .modernbert import apply_rotary
+from .varlen import FIRST_TOKEN_ONLY
+
 BERT_LIKE = frozenset({"bert", "roberta", "xlm-roberta"})
 
 
@@ -45,12 +46,12 @@ def first_token_attention(
 ) -> torch.Tensor:
     """Each sequence's first-token query over its own keys (within ``half_window`` if not -1).
 
-    query: (1, H, N, D), one row per sequence; key, value: (1, H, T, D) packed; returns (N, H * D).
+    query: (N, H, D), one row per sequence; key, value: (T, H, D) packed; returns (N, H * D).
     """
     starts, lengths = cu_seqlens[:-1].long(), (cu_seqlens[1:] - cu_seqlens[:-1]).long()
-    heads, count, depth = query.shape[1], len(starts), query.shape[-1]
+    count, heads, depth = query.shape
     segment = torch.repeat_interleave(torch.arange(count, device=key.device), lengths)
-    q, k, v = (t[0].float() for t in (query, key, value))
+    q, k, v = (t.transpose(0, 1).float() for t in (query, key, value))  # (H, ., D)
     scores = (q[:, segment] * k).sum(-1) * scaling  # (H, T)
     if half_window >= 0:
         position = torch.arange(len(segment), device=key.device) - starts[segment]
@@ -76,15 +77,15 @@ def _modernbert_layer(layer, hidden_states, attention_mask=None, position_embedd
             **kwargs,
         )
     attn = layer.attn
-    qkv = attn.Wqkv(layer.attn_norm(hidden_states)).view(1, hidden_states.shape[1], 3, -1, attn.head_dim)
-    query, key, value = (t.transpose(1, 2) for t in qkv.unbind(dim=2))
-    query, key = apply_rotary_pos_emb(query, key, *position_embeddings, unsqueeze_dim=1)
+    tokens = hidden_states[0]
+    qkv = attn.Wqkv(layer.attn_norm(tokens)).view(len(tokens), 3, -1, attn.head_dim)
+    cos, sin = (table[0] for table in position_embeddings)  # (T, D)
     starts = cu_seqlens[:-1].long()
+    query = apply_rotary(qkv[starts, 0], cos[starts], sin[starts]).to(qkv.dtype)
+    key = apply_rotary(qkv[:, 1], cos, sin).to(qkv.dtype)
     half_window = -1 if attn.sliding_window is None else attn.sliding_window - 1
-    mixed = first_token_attention(
-        query[:, :, starts], key, value, cu_seqlens, attn.head_dim**-0.5, half_window
-    )
-    first = hidden_states[0, starts] + attn.out_drop(attn.Wo(mixed))
+    mixed = first_token_attention(query, key, qkv[:, 2], cu_seqlens, attn.head_dim**-0.5, half_window)
+    first = tokens[starts] + attn.out_drop(attn.Wo(mixed))
     return (first + layer.mlp(layer.mlp_norm(first))).unsqueeze(0)
 
 
@@ -98,9 +99,7 @@ def _bert_layer(layer, hidden_states, attention_mask=None, *args, **kwargs):
     first = tokens[cu_seqlens[:-1].long()]
 
     def heads(states: torch.Tensor) -> torch.Tensor:
-        return states.view(1, -1, attention.num_attention_heads, attention.attention_head_size).transpose(
-            1, 2
-        )
+        return states.view(len(states), attention.num_attention_heads, attention.attention_head_size)
 
     mixed = first_token_attention(
         heads(attention.query(first)),

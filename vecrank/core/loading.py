@@ -13,6 +13,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from ..errors import ModelError
 from .first_token import first_token_only
+from .modernbert import pack_attention
 from .registry import ModelSource, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, varlen_kernel
 
@@ -157,6 +158,8 @@ def load_model(
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
     if use_varlen:
+        if config.model_type == "modernbert":
+            pack_attention(model)
         first_token_only(model)
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
     logger.info("loaded %s on %s (%s, attention %s)", source.source, torch_device, torch_dtype, label)

@@ -131,9 +131,10 @@ class CrossEncoderReranker:
         pairs = _check_pairs(pairs)
         scores = np.empty((len(pairs), self.num_labels), dtype=np.float32)
         budget = batch_tokens or self.batch_tokens
-        with self._lock, tqdm(
-            total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar
-        ) as progress:
+        with (
+            self._lock,
+            tqdm(total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar) as progress,
+        ):
             for start, encoded in self._encoded_chunks(pairs, max_length):
                 batches = pack_batches(encoded.lengths, budget, self.max_batch_size)
                 run = partial(self._run_batch, encoded)

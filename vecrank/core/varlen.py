@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from transformers import AttentionInterface, PreTrainedModel
 
 from .batching import PackedBatch
-from .first_token import FIRST_TOKEN_ONLY
 
 ATTENTION_NAME = "vecrank_varlen"
+# Set on a model whose last layer returns first tokens only (see first_token.py).
+FIRST_TOKEN_ONLY = "_vecrank_first_token_only"
 
 # model_type -> how to run the encoder and pool the packed output into logits
 PACKABLE_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "modernbert"})
@@ -48,27 +49,36 @@ def _window(sliding_window: int | None) -> tuple[int, int]:
     return (-1, -1) if sliding_window is None else (sliding_window - 1, sliding_window - 1)
 
 
-def _window_mask(length: int, window: tuple[int, int], device: torch.device) -> torch.Tensor | None:
-    """Sliding-window mask for one sequence, or None where the window covers it whole."""
-    if window[0] < 0 or length <= window[0] + 1:
-        return None
-    position = torch.arange(length, device=device)
-    return (position[:, None] - position[None, :]).abs() <= window[0]
+def _band_bias(size: int, half_width: int, like: torch.Tensor) -> torch.Tensor:
+    """Additive sliding-window mask: 0 where ``|i - j| <= half_width``, -inf elsewhere.
 
-
-def _sdpa_loop(query, key, value, cu_seqlens, scaling, window) -> torch.Tensor:
-    """Reference varlen attention: SDPA on each sequence in turn.
-
-    query, key, value: (1, H, T, D), kept 4-D so that CPU SDPA takes its fused kernel rather
-    than the math path; returns (1, T, H, D).
+    Its top-left ``L x L`` corner is the mask of a sequence of length ``L``, so one is built
+    per call and sliced for every sequence.
     """
-    out = torch.empty_like(query)
-    bounds = cu_seqlens.tolist()
+    position = torch.arange(size, device=like.device)
+    outside = (position[:, None] - position[None, :]).abs() > half_width
+    return torch.zeros(size, size, dtype=like.dtype, device=like.device).masked_fill_(outside, float("-inf"))
+
+
+def _sdpa_loop(q, k, v, cu, max_len, scaling, window) -> torch.Tensor:
+    """Reference varlen attention: SDPA on each sequence in turn. q, k, v: (T, H, D).
+
+    Each sequence goes to SDPA as a 4-D (1, H, L, D) view, so that CPU SDPA takes its fused
+    kernel rather than the math path.
+    """
+    out = torch.empty_like(q)
+    half_width = window[0]
+    banded = 0 <= half_width < max_len - 1
+    bias = _band_bias(max_len, half_width, q) if banded else None
+    bounds = cu.tolist()
     for start, end in zip(bounds[:-1], bounds[1:]):
-        q, k, v = (t[:, :, start:end] for t in (query, key, value))
-        mask = _window_mask(end - start, window, query.device)
-        out[:, :, start:end] = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling)
-    return out.transpose(1, 2)
+        q1, k1, v1 = (t[start:end].transpose(0, 1).unsqueeze(0) for t in (q, k, v))
+        length = end - start
+        mask = bias[:length, :length] if banded and length > half_width + 1 else None
+        out[start:end] = F.scaled_dot_product_attention(q1, k1, v1, attn_mask=mask, scale=scaling)[
+            0
+        ].transpose(0, 1)
+    return out
 
 
 def _kernel_call(kernel: str) -> Callable:
@@ -88,7 +98,16 @@ def _kernel_call(kernel: str) -> Callable:
             return varlen_attn(q, k, v, cu, cu, max_len, max_len, scale=scaling, window_size=window)
 
         return call
-    raise ValueError(f"no packed-row kernel named {kernel!r}")
+    return _sdpa_loop
+
+
+def varlen_attention(q, k, v, cu_seqlens, max_seqlen: int, scaling: float | None, sliding_window: int | None):
+    """Attention within each packed sequence. q, k, v: (T, H, D); returns (T, H, D).
+
+    ``sliding_window`` follows transformers: half-width + 1, or None for global attention.
+    """
+    kernel = _kernel_call(varlen_kernel(q.device))
+    return kernel(q, k, v, cu_seqlens, max_seqlen, scaling, _window(sliding_window))
 
 
 def varlen_attention_forward(
@@ -108,12 +127,8 @@ def varlen_attention_forward(
         raise RuntimeError(
             f"{ATTENTION_NAME} attention needs a packed batch (batch size 1 and cu_seq_lens_q)"
         )
-    kernel = varlen_kernel(query.device)
-    window = _window(sliding_window)
-    if kernel == "sdpa-loop":
-        return _sdpa_loop(query, key, value, cu_seqlens, scaling, window), None
-    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (T, H, D)
-    out = _kernel_call(kernel)(q, k, v, cu_seqlens, kwargs["max_length_q"], scaling, window)
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (T, H, D) views
+    out = varlen_attention(q, k, v, cu_seqlens, kwargs["max_length_q"], scaling, sliding_window)
     return out.unsqueeze(0), None
 
 
