@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import numpy as np
 import pytest
+import torch
 
 from vecrank import CrossEncoderReranker, ModelError
-from vecrank.core import cache
+from vecrank.core import cache, varlen
+from vecrank.core import reranker as reranker_module
 from vecrank.core.batching import pack_batches
+
+MIXED_PAIRS = [("query words", "document " * n) for n in (1, 40, 3, 90, 7, 0, 60)]
 
 
 def test_unknown_alias_offline_names_alias_and_hub():
@@ -55,7 +62,7 @@ def test_empty_input_gives_empty_scores(tiny_bert):
 
 def test_scores_do_not_depend_on_batching(tiny_bert):
     reranker = CrossEncoderReranker(str(tiny_bert))
-    pairs = [("query words", "document " * n) for n in (1, 40, 3, 90, 7, 0, 60)]
+    pairs = MIXED_PAIRS
     one_by_one = np.array([reranker.predict([pair])[0] for pair in pairs])
     np.testing.assert_allclose(reranker.predict(pairs, batch_tokens=64), one_by_one, atol=1e-5)
     np.testing.assert_allclose(reranker.predict(pairs, batch_tokens=100_000), one_by_one, atol=1e-5)
@@ -67,6 +74,61 @@ def test_max_length_per_call_truncates(tiny_bert):
     short = CrossEncoderReranker(str(tiny_bert), max_length=16).predict(long_pair)
     np.testing.assert_allclose(reranker.predict(long_pair, max_length=16), short, atol=1e-6)
     assert not np.allclose(reranker.predict(long_pair), short)
+
+
+def test_out_of_memory_splits_the_batch_and_keeps_every_score(tiny_bert, monkeypatch, caplog):
+    reranker = CrossEncoderReranker(str(tiny_bert), cpu_workers=1)
+    expected = reranker.predict(MIXED_PAIRS)
+    forward = reranker._forward
+    scored: list[int] = []
+
+    def small_batches_only(encoded, indices):
+        if len(indices) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        scored.extend(indices)
+        return forward(encoded, indices)
+
+    monkeypatch.setattr(reranker, "_forward", small_batches_only)
+    with caplog.at_level(logging.WARNING, logger="vecrank.core.reranker"):
+        np.testing.assert_allclose(reranker.predict(MIXED_PAIRS, batch_tokens=100_000), expected, atol=1e-5)
+    assert sorted(scored) == list(range(len(MIXED_PAIRS)))  # each pair scored once, in halves
+    assert "retrying in halves" in caplog.text
+
+    def always_out_of_memory(encoded, indices):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(reranker, "_forward", always_out_of_memory)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        reranker.predict(MIXED_PAIRS[:1])
+
+
+def test_overlapped_tokenisation_keeps_chunks_in_place(tiny_bert, monkeypatch):
+    reranker = CrossEncoderReranker(str(tiny_bert))
+    expected = reranker.predict(MIXED_PAIRS)
+    monkeypatch.setattr(reranker_module, "TOKENIZE_CHUNK", 3)
+    threads: set[str] = set()
+    tokenize = reranker.tokenize
+
+    def tokenize_and_record(pairs, max_length=None):
+        threads.add(threading.current_thread().name)
+        return tokenize(pairs, max_length)
+
+    monkeypatch.setattr(reranker, "tokenize", tokenize_and_record)
+    reranker._overlap_tokenization = True
+    np.testing.assert_allclose(reranker.predict(MIXED_PAIRS), expected, atol=1e-6)
+    assert threads and all(name.startswith("vecrank-tokenize") for name in threads)
+
+
+def test_auto_attention_packs_on_cuda_only_with_a_varlen_kernel(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(varlen, "flash_attn_available", lambda: False)
+    monkeypatch.setattr(varlen, "torch_varlen_available", lambda: False)
+    assert not varlen.packs_by_default(cuda)
+    assert varlen.packs_by_default(torch.device("cpu"))
+    monkeypatch.setattr(varlen, "torch_varlen_available", lambda: True)
+    assert varlen.varlen_kernel(cuda) == "torch-varlen" and varlen.packs_by_default(cuda)
+    monkeypatch.setattr(varlen, "flash_attn_available", lambda: True)
+    assert varlen.varlen_kernel(cuda) == "flash-attn"
 
 
 def test_pack_batches_respects_budget_and_covers_everything():

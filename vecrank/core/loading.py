@@ -15,12 +15,9 @@ from ..errors import ModelError
 from .first_token import first_token_only
 from .modernbert import pack_attention
 from .registry import ModelSource, resolve_model
-from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, varlen_kernel
+from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)
-
-# Devices where ``attention="auto"`` packs: measured faster than padded SDPA on both.
-PACKED_DEVICES = frozenset({"cuda", "cpu"})
 
 DTYPES = {
     "float32": torch.float32,
@@ -111,9 +108,9 @@ def load_model(
 ) -> LoadedModel:
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
-    ``attention``: ``auto`` packs sequences with varlen attention on CUDA and CPU where the
-    architecture allows (padded SDPA elsewhere), ``varlen`` forces packing (any device),
-    ``sdpa``/``eager`` run padded.
+    ``attention``: ``auto`` packs sequences with varlen attention where the architecture
+    allows, on CPU and on CUDA with a varlen kernel (padded SDPA elsewhere); ``varlen``
+    forces packing (any device); ``sdpa``/``eager`` run padded.
     """
     source = resolve_model(name)
     if source.needs_remote_code and not trust_remote_code:
@@ -137,7 +134,7 @@ def load_model(
             f"supported: {', '.join(sorted(PACKABLE_MODEL_TYPES))}"
         )
     use_varlen = attention == "varlen" or (
-        attention == "auto" and packable and torch_device.type in PACKED_DEVICES
+        attention == "auto" and packable and packs_by_default(torch_device)
     )
     implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
     try:

@@ -73,6 +73,8 @@ class CrossEncoderReranker:
             getattr(config, "type_vocab_size", 0) > 0
         )
         self._packed = self.loaded.attention.startswith("varlen")
+        # Tokenise the next chunk on a worker thread while this one runs (CUDA: the CPU is free).
+        self._overlap_tokenization = self.device.type == "cuda"
         self._position_offset = position_offset(self.model)
 
     @property
@@ -178,11 +180,11 @@ class CrossEncoderReranker:
     def _encoded_chunks(
         self, pairs: Sequence[Pair], max_length: int | None
     ) -> Iterator[tuple[int, EncodedPairs]]:
-        """Tokenised chunks of ``pairs``; on CUDA the next chunk is tokenised during compute."""
+        """Tokenised chunks of ``pairs``, the next one tokenised during compute where that overlaps."""
         starts = range(0, len(pairs), TOKENIZE_CHUNK)
         chunks = [pairs[s : s + TOKENIZE_CHUNK] for s in starts]
         lengths = [max_length] * len(chunks)
-        if self.device.type != "cuda" or len(chunks) <= 1:
+        if not self._overlap_tokenization or len(chunks) <= 1:
             yield from zip(starts, map(self.tokenize, chunks, lengths))
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecrank-tokenize") as pool:

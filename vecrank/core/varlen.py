@@ -9,6 +9,7 @@ else (the CPU path, which the tests check against the padded model).
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -31,8 +32,16 @@ def flash_attn_available() -> bool:
 
 
 def torch_varlen_available() -> bool:
-    """Whether this torch ships ``torch.nn.attention.varlen.varlen_attn``."""
-    return importlib.util.find_spec("torch.nn.attention.varlen") is not None
+    """Whether this torch ships ``torch.nn.attention.varlen.varlen_attn`` with sliding windows.
+
+    The first releases of ``varlen_attn`` take no ``window_size``, which ModernBERT's local
+    layers need.
+    """
+    if importlib.util.find_spec("torch.nn.attention.varlen") is None:
+        return False
+    from torch.nn.attention.varlen import varlen_attn
+
+    return "window_size" in inspect.signature(varlen_attn).parameters
 
 
 def varlen_kernel(device: torch.device) -> str:
@@ -42,6 +51,14 @@ def varlen_kernel(device: torch.device) -> str:
     if device.type == "cuda" and torch_varlen_available():
         return "torch-varlen"
     return "sdpa-loop"
+
+
+def packs_by_default(device: torch.device) -> bool:
+    """Whether ``attention="auto"`` packs on ``device``: on CPU, and on CUDA with a varlen kernel.
+
+    On CUDA a loop of per-sequence SDPA launches is slower than one padded batch.
+    """
+    return device.type == "cpu" or (device.type == "cuda" and varlen_kernel(device) != "sdpa-loop")
 
 
 def _window(sliding_window: int | None) -> tuple[int, int]:
