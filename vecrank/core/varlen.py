@@ -2,8 +2,9 @@
 
 Sequences of a batch are concatenated into one row; attention stays inside each
 sequence through ``cu_seqlens``. The kernel is flash-attn 2 when it is importable,
-torch's own ``varlen_attn`` on CUDA otherwise, and a per-sequence SDPA loop anywhere
-else (the CPU path, which the tests check against the padded model).
+torch's own ``varlen_attn`` on CUDA otherwise (where it takes sliding windows), and a
+per-sequence SDPA loop anywhere else (the CPU path, which the tests check against the
+padded model).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def varlen_kernel(device: torch.device) -> str:
 def packs_by_default(device: torch.device) -> bool:
     """Whether ``attention="auto"`` packs on ``device``: on CPU, and on CUDA with a varlen kernel.
 
-    On CUDA a loop of per-sequence SDPA launches is slower than one padded batch.
+    On CUDA the SDPA loop would launch kernels for every sequence of every layer; padded
+    batches are used instead.
     """
     return device.type == "cpu" or (device.type == "cuda" and varlen_kernel(device) != "sdpa-loop")
 
