@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+import torch
 
 from vecrank import CrossEncoderReranker, __version__
 from vecrank.cli import main
@@ -60,3 +61,9 @@ def test_rank_with_unloadable_model_names_it(tmp_path, capsys):
     assert main(["rank", "-m", str(tmp_path / "empty-model"), "-q", "x", str(path)]) == 1
     error = capsys.readouterr().err
     assert "vecrank rank: reranker model" in error and "empty-model" in error
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_bench_on_a_missing_gpu_says_so(capsys):
+    assert main(["bench", "--device", "cuda", "--models", "17m", "--pairs", "10"]) == 2
+    assert "no CUDA GPU is visible" in capsys.readouterr().err

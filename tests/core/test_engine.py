@@ -41,6 +41,14 @@ def test_bad_dtype_is_named(tiny_bert):
         CrossEncoderReranker(str(tiny_bert), dtype="float8")
 
 
+def test_bad_or_missing_device_is_named(tiny_bert):
+    with pytest.raises(ModelError, match="unknown device 'gpu0'"):
+        CrossEncoderReranker(str(tiny_bert), device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="device 'cuda': no CUDA GPU is visible"):
+            CrossEncoderReranker(str(tiny_bert), device="cuda")
+
+
 @pytest.mark.parametrize(
     ("pairs", "message"),
     [

@@ -25,6 +25,7 @@ from transformers import AutoTokenizer
 
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device, pick_dtype
+from ..errors import VecrankError
 from . import measure
 from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
 from .pairs import PairSet, make_pairs, token_length_stats
@@ -78,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}", file=sys.stderr)
         return 2
-    device = pick_device(args.device)
-    dtype = pick_dtype(args.dtype, device)
+    try:
+        device = pick_device(args.device)
+        dtype = pick_dtype(args.dtype, device)
+    except VecrankError as error:
+        print(f"vecrank bench: {error}", file=sys.stderr)
+        return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)

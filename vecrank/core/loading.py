@@ -43,14 +43,26 @@ class LoadedModel:
 
 
 def pick_device(device: str | None) -> torch.device:
-    """``auto`` (or None) picks cuda, then mps, then cpu."""
+    """``auto`` (or None) picks cuda, then mps, then cpu; a named device must be there."""
     if device in (None, "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as error:
+        raise ModelError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from error
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r}: no CUDA GPU is visible to this torch ({torch.__version__})")
+    if chosen.type == "mps" and not _mps_available():
+        raise ModelError(f"device {device!r}: MPS is not available on this machine")
+    return chosen
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:

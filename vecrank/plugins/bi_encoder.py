@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import CollectionConfig
+from ..core.loading import pick_device
 from ..errors import ModelError
 from ..hookspecs import hookimpl
 
@@ -41,7 +42,7 @@ class BiEncoderScorer:
     """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
 
     def __init__(self, config: CollectionConfig) -> None:
-        self.device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = str(pick_device(config.device))
         self.max_length = min(config.max_length or 256, 256)
         self.tokenizer, self.model = _load(self.device)
         self._lock = threading.Lock()
