@@ -7,19 +7,16 @@ client, scored with a separate ``CrossEncoderReranker`` on the same model folder
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import random
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-from engine_plugins import BrokenEngine, EngineCalls
+from adapter_helpers import WORDS, BrokenEngine, EngineCalls, registered, resolve
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.models import QueryResponse
 
@@ -30,16 +27,7 @@ from vecrank.adapters.qdrant import (
     RerankingQdrantClient,
     query_text,
 )
-from vecrank.plugins import register_plugin, unregister_plugin
 
-# Words the tiny tokenizer knows, so every text scores on whole tokens.
-_WORDS_TEXT = """
-city capital river mountain sea ocean weather sunny rain cat dog animal car train road population
-berlin paris london tokyo madrid music history science water energy food health school student book
-paper price market company computer software python code search vector database rank model text
-people world year language english french german
-"""
-WORDS = _WORDS_TEXT.split()
 DIM = 4
 QUERY = [0.3, -0.2, 0.8, 0.1]
 QUERY_2 = [-0.5, 0.4, 0.1, 0.7]
@@ -120,23 +108,9 @@ def _setup_calls() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-async def resolve(value: Any) -> Any:
-    """The value of a sync call, or the awaited value of an async one."""
-    return await value if inspect.isawaitable(value) else value
-
-
 async def _populate(client: QdrantClient | AsyncQdrantClient) -> None:
     for method, kwargs in _setup_calls():
         await resolve(getattr(client, method)(**kwargs))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model is fastest on one thread, and so does not stall when other processes hold the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _open(backend: str, root: Path) -> QdrantClient | AsyncQdrantClient:
@@ -179,12 +153,6 @@ class Backend:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, raw_clients: dict[str, Any], tiny_bert: Path) -> Backend:
     return Backend(raw_clients[request.param], str(tiny_bert))
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_bert: Path) -> vecrank.CrossEncoderReranker:
-    """A reranker of its own on the same model, for the expected scores."""
-    return vecrank.CrossEncoderReranker(str(tiny_bert))
 
 
 def text_of(hit: models.ScoredPoint) -> str:
@@ -235,15 +203,6 @@ class DottedTextField:
         for key in config.text_field.split("."):
             value = value[key]
         return value
-
-
-@contextmanager
-def registered(plugin: Any, name: str) -> Iterator[Any]:
-    register_plugin(plugin, name=name)
-    try:
-        yield plugin
-    finally:
-        unregister_plugin(name)
 
 
 # --- results equal a manual rerank of the same candidates ------------------------------------------

@@ -9,21 +9,18 @@ sorted, and cut.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import torch
 import weaviate
-from engine_plugins import BrokenEngine, EngineCalls
+from adapter_helpers import WORDS, BrokenEngine, EngineCalls, registered, resolve
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.config import ConsistencyLevel, DataType, Property
 from weaviate.classes.init import AdditionalConfig, Timeout
@@ -41,21 +38,12 @@ from vecrank.adapters.weaviate import (
     RerankingQuery,
     RerankingWeaviateClient,
 )
-from vecrank.plugins import register_plugin, unregister_plugin
 from vecrank.testing._weaviate_store import hashed_embedding
 from vecrank.testing.weaviate_server import WeaviateStandIn
 
 # One event loop for the module: the async client is bound to the loop it connected on.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-# Words the tiny tokenizer knows, so every text scores on whole tokens.
-_WORDS_TEXT = """
-city capital river mountain sea ocean weather sunny rain cat dog animal car train road population
-berlin paris london tokyo madrid music history science water energy food health school student book
-paper price market company computer software python code search vector database rank model text
-people world year language english french german
-"""
-WORDS = _WORDS_TEXT.split()
 DIM = 8
 ASK = "which city by the river has the most people"
 TEXT = "city river"
@@ -92,15 +80,6 @@ QUERY = [0.3, -0.2, 0.8, 0.1, -0.4, 0.5, 0.0, 0.2]
 TYPES = {"text": "text", "title": "text", "group": "int", "n": "int"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model is fastest on one thread, and does not stall when other processes hold the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def standin() -> Iterator[WeaviateStandIn]:
     """A running stand-in: "Docs" (40 objects), "Named" (the same, two named vectors), "Partial"."""
@@ -133,11 +112,6 @@ async def async_client(standin: WeaviateStandIn) -> AsyncIterator[WeaviateAsyncC
     await client.close()
 
 
-async def resolve(value: Any) -> Any:
-    """The value of a sync call, or the awaited value of an async one."""
-    return await value if inspect.isawaitable(value) else value
-
-
 @dataclass
 class Backend:
     """A raw client and the model folder the wrapped one reranks with."""
@@ -168,12 +142,6 @@ def backend(
     return Backend(sync_client if request.param == "sync" else async_client, str(tiny_bert))
 
 
-@pytest.fixture(scope="module")
-def engine(tiny_bert: Path) -> vecrank.CrossEncoderReranker:
-    """A reranker of its own on the same model, for the expected scores."""
-    return vecrank.CrossEncoderReranker(str(tiny_bert))
-
-
 async def fetch(collection: Any, method: str, *args: Any, **kwargs: Any) -> list[Object]:
     """The raw client's objects for a search, with every property, distance and score."""
     kwargs.setdefault("return_metadata", MetadataQuery(distance=True, score=True))
@@ -197,15 +165,6 @@ def assert_reranked(objects: list[Object], expected: list[tuple[Object, float]])
 def other_metadata(obj: Object) -> MetadataReturn:
     """An object's metadata without the rerank score."""
     return dataclasses.replace(obj.metadata, rerank_score=None)
-
-
-@contextmanager
-def registered(plugin: Any, name: str) -> Iterator[Any]:
-    register_plugin(plugin, name=name)
-    try:
-        yield plugin
-    finally:
-        unregister_plugin(name)
 
 
 # --- wrapping -------------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""What the Qdrant and Weaviate adapter tests share: test words, sync/async resolution and plugins."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import vecrank
+from vecrank.plugins import register_plugin, unregister_plugin
+
+# Words the tiny tokenizer knows, so every text scores on whole tokens.
+_WORDS_TEXT = """
+city capital river mountain sea ocean weather sunny rain cat dog animal car train road population
+berlin paris london tokyo madrid music history science water energy food health school student book
+paper price market company computer software python code search vector database rank model text
+people world year language english french german
+"""
+WORDS = _WORDS_TEXT.split()
+
+
+async def resolve(value: Any) -> Any:
+    """The value of a sync call, or the awaited value of an async one."""
+    return await value if inspect.isawaitable(value) else value
+
+
+@contextmanager
+def registered(plugin: Any, name: str) -> Iterator[Any]:
+    """``plugin`` registered as ``name`` for the duration of the block."""
+    register_plugin(plugin, name=name)
+    try:
+        yield plugin
+    finally:
+        unregister_plugin(name)
+
+
+class EngineCalls:
+    """Records the pair count of every ``vecrank_rerank`` call and leaves scoring to the built-in engine."""
+
+    def __init__(self) -> None:
+        self.pairs: list[int] = []
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        self.pairs.append(len(pairs))
+
+
+class BrokenEngine:
+    """A reranker that fails."""
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        raise RuntimeError("engine out of memory")
