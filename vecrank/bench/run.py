@@ -25,6 +25,7 @@ from transformers import AutoTokenizer
 
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device, pick_dtype
+from ..core.varlen import flash_attn_available
 from ..errors import VecrankError
 from . import measure
 from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
@@ -202,7 +203,7 @@ def load_engines(folder: Path, args: argparse.Namespace, device: torch.device, d
     from sentence_transformers import CrossEncoder
 
     st_kwargs: dict[str, object] = {"dtype": dtype}
-    if device.type == "cuda" and _flash_attn_importable():
+    if device.type == "cuda" and flash_attn_available():
         st_kwargs["attn_implementation"] = "flash_attention_2"
     st = CrossEncoder(
         str(folder),
@@ -238,12 +239,6 @@ def _summary(runs: list[dict], pairs: int) -> dict:
         "peak_over_start_mb": round(max(run["peak_mb"] - run.get("start_mb", 0.0) for run in runs), 1),
         "memory_scope": runs[0]["scope"],
     }
-
-
-def _flash_attn_importable() -> bool:
-    from ..core.varlen import flash_attn_available
-
-    return flash_attn_available()
 
 
 def machine_info(device: torch.device) -> dict:

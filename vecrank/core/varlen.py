@@ -9,6 +9,7 @@ padded model).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 from collections.abc import Callable
@@ -27,11 +28,13 @@ FIRST_TOKEN_ONLY = "_vecrank_first_token_only"
 PACKABLE_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "modernbert"})
 
 
+@functools.cache
 def flash_attn_available() -> bool:
     """Whether the flash-attn 2 package is importable."""
     return importlib.util.find_spec("flash_attn") is not None
 
 
+@functools.cache
 def torch_varlen_available() -> bool:
     """Whether this torch ships ``torch.nn.attention.varlen.varlen_attn`` with sliding windows.
 
