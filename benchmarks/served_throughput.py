@@ -17,7 +17,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -126,36 +125,9 @@ def engine_calls(url: str) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-def environment(reranker) -> tuple[dict, dict]:
-    import fastapi
-    import torch
-    import transformers
-    import uvicorn
-
-    import vecrank
-
-    machine = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "device": str(reranker.device),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-    }
-    versions = {
-        "python": platform.python_version(),
-        "vecrank": vecrank.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "fastapi": fastapi.__version__,
-        "uvicorn": uvicorn.__version__,
-        "httpx": httpx.__version__,
-    }
-    return machine, versions
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    from vecrank.bench.environment import machine_info, versions
     from vecrank.bench.pairs import make_pairs, token_length_stats
     from vecrank.server import ServerSettings, running_server
 
@@ -168,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         for group in (pair_set.query_group(number) for number in range(pair_set.queries))
     ]
     pairs = sum(len(documents) for _, documents in requests)
-    load_before = os.getloadavg()
+    machine = machine_info(reranker.device)
     reranker.predict(pair_set.pairs[: args.docs_per_request])  # warm up
     per_request_runs = [direct_per_request(reranker, requests) for _ in range(args.repeats)]
     per_request, expected = median(speed for speed, _ in per_request_runs), per_request_runs[0][1]
@@ -220,14 +192,12 @@ def main(argv: list[str] | None = None) -> None:
             )
             print(json.dumps(results[-1]), flush=True)
 
-    machine, versions = environment(reranker)
-    machine["load_average_before"] = [round(x, 2) for x in load_before]
-    machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    machine.update(device=str(reranker.device), load_average_after=[round(x, 2) for x in os.getloadavg()])
     report = {
         "benchmark": "served_throughput",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine,
-        "versions": versions,
+        "versions": versions(["fastapi", "uvicorn", "httpx"]),
         "model": {"name": args.model, **{k: str(v) for k, v in _model_facts(reranker).items()}},
         "data": token_length_stats(reranker.tokenizer, pair_set.pairs, reranker.max_length),
         "settings": {

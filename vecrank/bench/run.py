@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +24,7 @@ from ..core.loading import pick_device, pick_dtype
 from ..core.varlen import flash_attn_available
 from ..errors import VecrankError
 from . import measure
+from .environment import machine_info, versions
 from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
 from .pairs import PairSet, make_pairs, token_length_stats
 
@@ -100,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report = {
         "machine": machine_info(device),
-        "versions": versions(),
+        "versions": versions(["sentence-transformers"]),
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
         "models": {},
@@ -239,53 +236,6 @@ def _summary(runs: list[dict], pairs: int) -> dict:
         "peak_over_start_mb": round(max(run["peak_mb"] - run.get("start_mb", 0.0) for run in runs), 1),
         "memory_scope": runs[0]["scope"],
     }
-
-
-def machine_info(device: torch.device) -> dict:
-    """CPU model and cores, memory, GPU name, torch threads, load average."""
-    info = {
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if device.type == "cuda":
-        properties = torch.cuda.get_device_properties(device)
-        info.update(gpu=properties.name, gpu_memory_gb=round(properties.total_memory / 2**30, 1))
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def versions() -> dict:
-    """Versions of Python and of the packages that set the speed."""
-    found = {"python": platform.python_version()}
-    for package in (
-        "vecrank",
-        "torch",
-        "transformers",
-        "sentence-transformers",
-        "tokenizers",
-        "numpy",
-        "flash-attn",
-    ):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def write_results(path: Path, report: dict) -> None:

@@ -1,0 +1,53 @@
+"""What a benchmark result records about where it ran: the machine and the package versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Iterable
+from importlib import metadata
+
+import torch
+
+# Packages that set the engine's speed; benchmarks add the ones they exercise.
+ENGINE_PACKAGES = ("vecrank", "torch", "transformers", "tokenizers", "numpy", "flash-attn")
+
+
+def machine_info(device: torch.device) -> dict:
+    """CPU model and cores, memory, GPU name, torch threads, load average."""
+    info = {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if device.type == "cuda":
+        properties = torch.cuda.get_device_properties(device)
+        info.update(gpu=properties.name, gpu_memory_gb=round(properties.total_memory / 2**30, 1))
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def versions(extra: Iterable[str] = ()) -> dict:
+    """Versions of Python, of the engine's packages and of ``extra`` (None where not installed)."""
+    found = {"python": platform.python_version()}
+    for package in (*ENGINE_PACKAGES, *extra):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
