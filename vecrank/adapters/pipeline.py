@@ -1,4 +1,4 @@
-"""What every adapter shares, with no I/O: over-fetch, text extraction, hook calls, error policy.
+"""What every adapter shares, with no I/O: over-fetch, text extraction, cascades, hook calls, errors.
 
 An adapter turns its client's hits into :class:`Candidate` objects, calls
 :meth:`RerankPipeline.rerank` (or ``arerank``), and turns the reordered candidates back
@@ -14,11 +14,14 @@ import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..candidate import Candidate
+from ..cascade import Staged, run_cascade
 from ..config import CollectionConfig, VecrankConfig, load_config
 from ..errors import MissingTextError, RerankError, VecrankError
+from ..pairs import Pair, distinct
 from ..plugins import call_hook
 
 logger = logging.getLogger("vecrank")
@@ -77,28 +80,27 @@ class RerankPipeline:
         return True
 
     def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
-        """Each request's candidates in the new order (all queries scored in one engine call)."""
+        """Each request's candidates in the new order (each stage scores all queries in one call)."""
         config = self.settings(collection)
         scored = [self._texts(collection, request, config) for request in requests]
-        pairs = [
-            (request.query, candidate.text)
-            for request, usable in zip(requests, scored)
-            for candidate in usable
-        ]
+        stages = config.stage_settings()
         try:
-            scores = self._scores(collection, pairs, config)
+            staged = run_cascade(
+                [request.query or "" for request in requests],
+                [[candidate.text for candidate in usable] for usable in scored],
+                [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages],
+            )
         except RerankError as error:
             if config.on_error != "passthrough":
                 raise
             logger.warning("collection %r: %s; returning the database order", collection, error)
             return [_database_order(request.candidates) for request in requests]
         results = []
-        position = 0
-        for request, usable in zip(requests, scored):
-            for candidate in usable:
-                candidate.raw_score = candidate.score = float(scores[position])
-                position += 1
-            results.append(self._finish(collection, request, usable, config))
+        for request, usable, outcome in zip(requests, scored, staged):
+            for candidate, result in zip(usable, outcome):
+                candidate.raw_score = candidate.score = result.score
+            groups = _by_stage(usable, outcome, len(stages))
+            results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
         return results
 
     async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
@@ -128,9 +130,11 @@ class RerankPipeline:
             usable.append(candidate)
         return usable
 
-    def _scores(self, collection: str, pairs: list[tuple[str, str]], config: CollectionConfig) -> list[float]:
+    def _scores(self, collection: str, pairs: list[Pair], config: CollectionConfig) -> list[float]:
+        """One score per pair from the ``vecrank_rerank`` hook, each distinct pair scored once."""
         if not pairs:
             return []
+        pairs, positions = distinct(pairs)
         try:
             scores = call_hook("vecrank_rerank", collection=collection, pairs=pairs, config=config)
         except VecrankError as error:
@@ -146,22 +150,44 @@ class RerankPipeline:
         bad = [s for s in scores if not math.isfinite(float(s))]
         if bad:
             raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
-        return scores
+        return [scores[position] for position in positions]
 
     def _finish(
-        self, collection: str, request: RerankRequest, usable: list[Candidate], config: CollectionConfig
+        self,
+        collection: str,
+        request: RerankRequest,
+        groups: list[list[Candidate]],
+        stages: list[CollectionConfig],
     ) -> list[Candidate]:
-        """Post-process, sort by score, and put hits without text last in database order."""
+        """Post-process and sort each stage's hits (the last stage's first); hits without text last.
+
+        Ties keep the database order.
+        """
         if not request.query:
             return list(request.candidates)
-        kept = list(usable)
-        call_hook(
-            "vecrank_after_rerank", collection=collection, query=request.query, candidates=kept, config=config
-        )
-        kept.sort(key=lambda c: -c.score)
-        scored_ids = {id(c) for c in usable}
+        scored_ids = {id(c) for group in groups for c in group}  # before min_score drops some
+        ordered = []
+        for number in reversed(range(len(groups))):
+            kept = groups[number]
+            call_hook(
+                "vecrank_after_rerank",
+                collection=collection,
+                query=request.query,
+                candidates=kept,
+                config=stages[number],
+            )
+            kept.sort(key=lambda c: (-c.score, c.position))
+            ordered += kept
         unscored = [c for c in request.candidates if id(c) not in scored_ids]
-        return kept + unscored
+        return ordered + unscored
+
+
+def _by_stage(usable: list[Candidate], outcome: list[Staged], stages: int) -> list[list[Candidate]]:
+    """The candidates each stage scored last, in database order."""
+    groups: list[list[Candidate]] = [[] for _ in range(stages)]
+    for candidate, result in zip(usable, outcome):
+        groups[result.stage].append(candidate)
+    return groups
 
 
 def _database_order(candidates: list[Candidate]) -> list[Candidate]:

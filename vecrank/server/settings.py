@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from ..config import VecrankConfig
 
 DEFAULT_ALIAS = "default"
+
+logger = logging.getLogger("vecrank.server")
 
 
 class ServerSettings(BaseModel):
@@ -75,10 +78,21 @@ class ServerSettings(BaseModel):
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each collection name map to their model; each model is also offered by its own name."""
-    models = {DEFAULT_ALIAS: config.defaults.model}
-    for name in config.collections:
-        models.setdefault(name, config.for_collection(name).model)
-    for model in list(models.values()):
-        models.setdefault(model, model)
+    """``default`` and each collection name map to their model; each model is also offered by its own name.
+
+    A cascade's stages are offered by their own names only: one request gets one model's scores.
+    """
+    sections = {DEFAULT_ALIAS: config.defaults}
+    sections.update(
+        {name: config.for_collection(name) for name in config.collections if name not in sections}
+    )
+    models = {}
+    for name, section in sections.items():
+        if section.stages is None:
+            models.setdefault(name, section.model)
+        else:
+            logger.info("%r is a cascade (%s): serving its stages by their own names", name, section.label)
+    for section in sections.values():
+        for stage, _ in section.stage_settings():
+            models.setdefault(stage.model, stage.model)
     return models
