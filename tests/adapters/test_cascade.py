@@ -331,3 +331,17 @@ def test_pipeline_scores_each_distinct_pair_once_and_ties_keep_the_database_orde
     [ordered] = pipeline.rerank("docs", [RerankRequest("q", candidates)])
     assert counting.calls["count-x"] == [["x", "xx", "y"]]
     assert [c.position for c in ordered] == [1, 4, 0, 2, 5, 3]
+
+
+async def test_async_pipeline_runs_the_same_cascade(counting):
+    texts = _texts(seed=4)
+    pipeline = RerankPipeline(load_config({"defaults": CASCADE}))
+
+    def request():
+        return RerankRequest("q", [Candidate(i, {"text": t}, None, i) for i, t in enumerate(texts)])
+
+    [sync] = pipeline.rerank("docs", [request()])
+    [async_] = await pipeline.arerank("docs", [request()])
+    assert [(c.position, c.score) for c in async_] == [(c.position, c.score) for c in sync]
+    assert [c.payload["text"] for c in async_] == expected_cascade(texts, keep=4)
+    assert [len(c) for c in counting.calls["count-y"]] == [4, 4]

@@ -18,10 +18,9 @@ from functools import partial
 from typing import Any
 
 from ..candidate import Candidate
-from ..cascade import Staged, run_cascade
+from ..cascade import Staged, arun_cascade, run_cascade
 from ..config import CollectionConfig, VecrankConfig, load_config
 from ..errors import MissingTextError, RerankError, VecrankError
-from ..pairs import Pair, distinct
 from ..plugins import call_hook
 
 logger = logging.getLogger("vecrank")
@@ -81,31 +80,56 @@ class RerankPipeline:
 
     def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
         """Each request's candidates in the new order (each stage scores all queries in one call)."""
-        config = self.settings(collection)
-        scored = [self._texts(collection, request, config) for request in requests]
-        stages = config.stage_settings()
+        config, scored, stages = self._prepare(collection, requests)
+        score = [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages]
         try:
-            staged = run_cascade(
-                [request.query or "" for request in requests],
-                [[candidate.text for candidate in usable] for usable in scored],
-                [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages],
-            )
+            staged = run_cascade(*_inputs(requests, scored), score)
         except RerankError as error:
-            if config.on_error != "passthrough":
-                raise
-            logger.warning("collection %r: %s; returning the database order", collection, error)
-            return [_database_order(request.candidates) for request in requests]
-        results = []
-        for request, usable, outcome in zip(requests, scored, staged):
-            for candidate, result in zip(usable, outcome):
-                candidate.raw_score = candidate.score = result.score
-            groups = _by_stage(usable, outcome, len(stages))
-            results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
-        return results
+            return self._passthrough(collection, requests, config, error)
+        return self._apply(collection, requests, scored, staged, stages)
 
     async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
-        """:meth:`rerank` on a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.rerank, collection, requests)
+        """:meth:`rerank` for async callers: an async scorer is awaited, a sync one runs on a thread."""
+        config, scored, stages = self._prepare(collection, requests)
+        score = [(partial(self._ascores, collection, config=stage), keep) for stage, keep in stages]
+        try:
+            staged = await arun_cascade(*_inputs(requests, scored), score)
+        except RerankError as error:
+            return self._passthrough(collection, requests, config, error)
+        return self._apply(collection, requests, scored, staged, stages)
+
+    def _prepare(
+        self, collection: str, requests: Sequence[RerankRequest]
+    ) -> tuple[CollectionConfig, list[list[Candidate]], list[tuple[CollectionConfig, int | None]]]:
+        """The settings, each request's scorable candidates, and the stages (one for one model)."""
+        config = self.settings(collection)
+        scored = [self._texts(collection, request, config) for request in requests]
+        return config, scored, config.stage_settings()
+
+    def _passthrough(
+        self, collection: str, requests: Sequence[RerankRequest], config: CollectionConfig, error: RerankError
+    ) -> list[list[Candidate]]:
+        if config.on_error != "passthrough":
+            raise error
+        logger.warning("collection %r: %s; returning the database order", collection, error)
+        return [_database_order(request.candidates) for request in requests]
+
+    def _apply(
+        self,
+        collection: str,
+        requests: Sequence[RerankRequest],
+        scored: list[list[Candidate]],
+        staged: list[list[Staged]],
+        stages: list[tuple[CollectionConfig, int | None]],
+    ) -> list[list[Candidate]]:
+        results = []
+        for request, usable, outcome in zip(requests, scored, staged):
+            groups: list[list[Candidate]] = [[] for _ in stages]
+            for candidate, result in zip(usable, outcome):
+                candidate.raw_score = candidate.score = result.score
+                groups[result.stage].append(candidate)
+            results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
+        return results
 
     def _texts(self, collection: str, request: RerankRequest, config: CollectionConfig) -> list[Candidate]:
         """Set each candidate's text; return those that can be scored."""
@@ -130,27 +154,31 @@ class RerankPipeline:
             usable.append(candidate)
         return usable
 
-    def _scores(self, collection: str, pairs: list[Pair], config: CollectionConfig) -> list[float]:
-        """One score per pair from the ``vecrank_rerank`` hook, each distinct pair scored once."""
+    def _scores(self, collection: str, pairs: list[tuple[str, str]], config: CollectionConfig) -> list[float]:
         if not pairs:
             return []
-        pairs, positions = distinct(pairs)
         try:
             scores = call_hook("vecrank_rerank", collection=collection, pairs=pairs, config=config)
-        except VecrankError as error:
-            if isinstance(error, RerankError):
-                raise
-            raise RerankError(f"collection {collection!r}: reranking failed: {error}") from error
         except Exception as error:
-            reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
-            raise RerankError(f"collection {collection!r}: {reason}") from error
-        if scores is None or len(scores) != len(pairs):
-            got = "no scores" if scores is None else f"{len(scores)} scores"
-            raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")
-        bad = [s for s in scores if not math.isfinite(float(s))]
-        if bad:
-            raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
-        return [scores[position] for position in positions]
+            raise _rerank_error(collection, config, error) from error
+        return _checked(collection, pairs, scores)
+
+    async def _ascores(
+        self, collection: str, pairs: list[tuple[str, str]], config: CollectionConfig
+    ) -> list[float]:
+        if not pairs:
+            return []
+        try:
+            pending = call_hook("vecrank_arerank", collection=collection, pairs=pairs, config=config)
+            if pending is not None:
+                scores = await pending
+            else:
+                scores = await asyncio.to_thread(
+                    call_hook, "vecrank_rerank", collection=collection, pairs=pairs, config=config
+                )
+        except Exception as error:
+            raise _rerank_error(collection, config, error) from error
+        return _checked(collection, pairs, scores)
 
     def _finish(
         self,
@@ -161,7 +189,7 @@ class RerankPipeline:
     ) -> list[Candidate]:
         """Post-process and sort each stage's hits (the last stage's first); hits without text last.
 
-        Ties keep the database order.
+        ``groups`` holds the hits each stage scored last, in database order; ties keep that order.
         """
         if not request.query:
             return list(request.candidates)
@@ -182,12 +210,32 @@ class RerankPipeline:
         return ordered + unscored
 
 
-def _by_stage(usable: list[Candidate], outcome: list[Staged], stages: int) -> list[list[Candidate]]:
-    """The candidates each stage scored last, in database order."""
-    groups: list[list[Candidate]] = [[] for _ in range(stages)]
-    for candidate, result in zip(usable, outcome):
-        groups[result.stage].append(candidate)
-    return groups
+def _inputs(
+    requests: Sequence[RerankRequest], scored: list[list[Candidate]]
+) -> tuple[list[str], list[list[str]]]:
+    """Each request's query and the texts of its scorable candidates."""
+    return [request.query or "" for request in requests], [[c.text for c in usable] for usable in scored]
+
+
+def _rerank_error(collection: str, config: CollectionConfig, error: Exception) -> RerankError:
+    """A scorer's failure as the :class:`RerankError` the error policy acts on."""
+    if isinstance(error, RerankError):
+        return error
+    if isinstance(error, VecrankError):
+        return RerankError(f"collection {collection!r}: reranking failed: {error}")
+    reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
+    return RerankError(f"collection {collection!r}: {reason}")
+
+
+def _checked(collection: str, pairs: list[tuple[str, str]], scores: Any) -> list[float]:
+    """``scores`` if there is one finite score per pair; a RerankError otherwise."""
+    if scores is None or len(scores) != len(pairs):
+        got = "no scores" if scores is None else f"{len(scores)} scores"
+        raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")
+    bad = [s for s in scores if not math.isfinite(float(s))]
+    if bad:
+        raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
+    return scores
 
 
 def _database_order(candidates: list[Candidate]) -> list[Candidate]:
