@@ -67,7 +67,9 @@ class CollectionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    enabled: bool = Field(
+        True, description="false: never rerank; in [defaults], true: rerank every collection's text searches"
+    )
     model: str = "ettin-17m"
     candidates: int | None = Field(
         None, ge=1, description="hits to over-fetch; default candidates_factor x (offset + limit)"
@@ -166,6 +168,17 @@ class VecrankConfig(BaseModel):
     strict_collections: bool = Field(
         False, description="reject collections that are not listed instead of using defaults"
     )
+
+    def enables(self, name: str) -> bool:
+        """Whether searches on ``name`` are reranked by their own text, unasked.
+
+        True for a collection listed under ``[collections]`` (unless ``enabled = false``), or for every
+        collection when ``[defaults]`` sets ``enabled = true``. Otherwise only calls that ask
+        (``rerank_query=``, ``Rerank(...)``) are reranked.
+        """
+        if name in self.collections:
+            return self.for_collection(name).enabled
+        return "enabled" in self.defaults.model_fields_set and self.defaults.enabled
 
     def for_collection(self, name: str) -> CollectionConfig:
         """Settings for ``name``: its overrides over the defaults."""

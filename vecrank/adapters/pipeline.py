@@ -12,7 +12,7 @@ import copy
 import logging
 import math
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -67,16 +67,34 @@ class RerankPipeline:
         names = [name for _, name, _, _ in string.Formatter().parse(config.template) if name]
         return list(dict.fromkeys(name.split(".")[0].split("[")[0] for name in names))
 
+    def rerank_text(self, collection: str, asked: str | None, own: str | None) -> str | None:
+        """The text to rerank one query by (None: pass it through).
+
+        ``asked`` is the text the call asks with (``rerank_query=``, ``Rerank(...)``); ``own`` is the
+        search's own text (a ``Document``, ``near_text``, ``hybrid``, ``bm25``), used only where the
+        config enables the collection (see :meth:`VecrankConfig.enables`).
+        """
+        if asked:
+            return asked
+        if own and self.config.enables(collection):
+            return own
+        return None
+
     def should_rerank(self, collection: str, queries: Sequence[str | None]) -> bool:
-        """Whether to intercept: the collection is enabled and some query has text."""
-        if not self.settings(collection).enabled:
-            return False
+        """Whether to intercept: some query has a rerank text and the collection is not disabled.
+
+        Settings are read only then, so strict mode rejects only calls that would rerank.
+        """
         if not any(queries):
             if collection not in self._warned_no_text:
                 self._warned_no_text.add(collection)
-                logger.info("collection %r: query without text, results pass through unchanged", collection)
+                logger.info(
+                    "collection %r: no rerank text (pass rerank_query= or Rerank(...), or enable the "
+                    "collection in the config); results pass through unchanged",
+                    collection,
+                )
             return False
-        return True
+        return self.settings(collection).enabled
 
     def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
         """Each request's candidates in the new order (each stage scores all queries in one call)."""
@@ -242,3 +260,13 @@ def _database_order(candidates: list[Candidate]) -> list[Candidate]:
     for candidate in candidates:
         candidate.raw_score = candidate.score = None
     return sorted(candidates, key=lambda c: c.position)
+
+
+def regroup(
+    ordered: Sequence[Candidate], group_of: Callable[[Candidate], Hashable], limit: int
+) -> list[list[Candidate]]:
+    """Reranked candidates by group: each group's in their new order, groups by their best, ``limit`` kept."""
+    groups: dict[Hashable, list[Candidate]] = {}
+    for candidate in ordered:
+        groups.setdefault(group_of(candidate), []).append(candidate)
+    return list(groups.values())[:limit]
