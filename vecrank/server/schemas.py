@@ -143,10 +143,14 @@ class TeiRerankResponse(RootModel[list[TeiRank]]):
 
 class TeiRerankRequest(RerankRequest):
     """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated at the
-    end (``truncation_direction`` Right) or the start (Left) unless ``truncate`` is false: then 413."""
+    end (``truncation_direction`` Right) or the start (Left) unless ``truncate`` is false: then 413.
+
+    ``model`` is vecrank's addition (TEI serves one model): it picks a served model, as in Cohere's body.
+    """
 
     documents_field: ClassVar[str] = "texts"
 
+    model: str | None = None
     texts: list[str]
     raw_scores: bool = False
     return_text: bool = False
@@ -156,6 +160,10 @@ class TeiRerankRequest(RerankRequest):
     @property
     def truncation(self) -> Truncation:
         return Truncation(left=self.truncation_direction.lower() == "left", refuse=self.truncate is False)
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model
 
     def document_texts(self) -> list[str]:
         return self.texts
