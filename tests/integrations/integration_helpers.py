@@ -1,4 +1,4 @@
-"""What the LangChain, LlamaIndex and Haystack tests share: the corpus, embeddings, expected orders, plugins."""
+"""What the LangChain, LlamaIndex and Haystack tests share: corpus, embedding, expected orders, plugins."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from vecrank.testing._weaviate_store import hashed_embedding
 
 DIM = 32
 QUESTION = "which city by the river has the most people"
-_WORDS = """
+_WORDS_TEXT = """
 city capital river mountain sea ocean weather sunny rain cat dog animal car train road population
 berlin paris london tokyo madrid music history science water energy food health school student book
 paper price market company computer software python code search vector database rank model text
 people world year language english french german
-""".split()
+"""
+_WORDS = _WORDS_TEXT.split()
 
 
 def _passages() -> list[str]:
@@ -45,7 +46,9 @@ def config(model: str, collection: str | None = None, **settings: Any) -> dict[s
     return {"defaults": {"model": model}, "collections": {collection: settings}}
 
 
-def engine_order(engine: vecrank.CrossEncoderReranker, query: str, texts: Sequence[str]) -> list[tuple[str, float]]:
+def engine_order(
+    engine: vecrank.CrossEncoderReranker, query: str, texts: Sequence[str]
+) -> list[tuple[str, float]]:
     """``texts`` with the engine's raw scores, best first (ties keep the given order)."""
     scores = [float(s) for s in engine.predict([(query, text) for text in texts])]
     return sorted(zip(texts, scores), key=lambda pair: -pair[1])
@@ -96,4 +99,3 @@ class BrokenEngine:
     @vecrank.hookimpl(tryfirst=True)
     def vecrank_rerank(self, collection, pairs, config):
         raise RuntimeError("engine out of memory")
-

@@ -162,7 +162,10 @@ def test_a_failing_reranker_with_passthrough_keeps_the_stores_order(store, model
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_failing_reranker_raises_by_default(store, model, mode) -> None:
     retriever = VecrankRetriever(base_retriever=store.as_retriever(), k=4, config=config(model))
-    with registered(BrokenEngine(), "broken"), pytest.raises(vecrank.RerankError, match="engine out of memory"):
+    with (
+        registered(BrokenEngine(), "broken"),
+        pytest.raises(vecrank.RerankError, match="engine out of memory"),
+    ):
         invoke(retriever, QUESTION, mode)
 
 
@@ -176,7 +179,8 @@ def test_an_explicit_collection_picks_its_settings(engine, model) -> None:
     with registered(EngineCalls(), "calls") as calls:
         reranked = compressor.compress_documents(docs, QUESTION)
     assert calls.calls == [("notes", 6)]
-    assert [d.page_content for d in reranked] == [t for t, _ in engine_order(engine, QUESTION, PASSAGES[:6])][:2]
+    expected = engine_order(engine, QUESTION, PASSAGES[:6])[:2]
+    assert [d.page_content for d in reranked] == [text for text, _ in expected]
 
 
 @pytest.fixture(scope="module")
