@@ -29,12 +29,33 @@ else:  # pragma: no cover
 ENV_VAR = "VECRANK_CONFIG"
 
 
+class RemoteConfig(BaseModel):
+    """How to call a reranking service when ``model`` is its URL (``[collections.<name>.remote]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: Literal["vecrank", "tei", "cohere", "jina"] = "vecrank"
+    model: str | None = Field(None, description="model name sent to the service (vecrank, Cohere, Jina)")
+    api_key_env: str | None = Field(
+        None, description="environment variable holding the API key; default per protocol"
+    )
+    timeout: float = Field(10.0, gt=0, description="seconds to wait for one HTTP request")
+    retries: int = Field(3, ge=0, le=10, description="retries on 429, 503 and refused connections")
+    backoff: float = Field(0.25, ge=0, description="seconds before the first retry, doubled after each")
+    max_retry_wait: float = Field(10.0, ge=0, description="longest wait for one retry (Retry-After)")
+    max_documents: int | None = Field(
+        None, ge=1, description="documents per request, larger ones are split; default per protocol"
+    )
+
+
 class CollectionConfig(BaseModel):
     """How one collection's results are reranked."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    enabled: bool = Field(
+        True, description="false: never rerank; in [defaults], true: rerank every collection's text searches"
+    )
     model: str = "ettin-17m"
     candidates: int | None = Field(
         None, ge=1, description="hits to over-fetch; default candidates_factor x (offset + limit)"
@@ -57,6 +78,7 @@ class CollectionConfig(BaseModel):
     device: str | None = None
     dtype: str | None = None
     trust_remote_code: bool = False
+    remote: RemoteConfig = RemoteConfig()
 
     def candidate_count(self, wanted: int) -> int:
         """How many hits to fetch from the database for ``wanted`` = offset + limit."""
@@ -65,6 +87,11 @@ class CollectionConfig(BaseModel):
 
 
 _FIELDS = set(CollectionConfig.model_fields)
+
+
+def is_remote_model(name: str) -> bool:
+    """Whether a model name is the URL of a reranking service rather than a local model."""
+    return name.startswith(("http://", "https://"))
 
 
 class VecrankConfig(BaseModel):
@@ -77,6 +104,17 @@ class VecrankConfig(BaseModel):
     strict_collections: bool = Field(
         False, description="reject collections that are not listed instead of using defaults"
     )
+
+    def enables(self, name: str) -> bool:
+        """Whether searches on ``name`` are reranked by their own text, unasked.
+
+        True for a collection listed under ``[collections]`` (unless ``enabled = false``), or for every
+        collection when ``[defaults]`` sets ``enabled = true``. Otherwise only calls that ask
+        (``rerank_query=``, ``Rerank(...)``) are reranked.
+        """
+        if name in self.collections:
+            return self.for_collection(name).enabled
+        return "enabled" in self.defaults.model_fields_set and self.defaults.enabled
 
     def for_collection(self, name: str) -> CollectionConfig:
         """Settings for ``name``: its overrides over the defaults."""

@@ -12,7 +12,7 @@ import copy
 import logging
 import math
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,19 +65,57 @@ class RerankPipeline:
         names = [name for _, name, _, _ in string.Formatter().parse(config.template) if name]
         return list(dict.fromkeys(name.split(".")[0].split("[")[0] for name in names))
 
+    def rerank_text(self, collection: str, asked: str | None, own: str | None) -> str | None:
+        """The text to rerank one query by (None: pass it through).
+
+        ``asked`` is the text the call asks with (``rerank_query=``, ``Rerank(...)``); ``own`` is the
+        search's own text (a ``Document``, ``near_text``, ``hybrid``, ``bm25``), used only where the
+        config enables the collection (see :meth:`VecrankConfig.enables`).
+        """
+        if asked:
+            return asked
+        if own and self.config.enables(collection):
+            return own
+        return None
+
     def should_rerank(self, collection: str, queries: Sequence[str | None]) -> bool:
-        """Whether to intercept: the collection is enabled and some query has text."""
-        if not self.settings(collection).enabled:
-            return False
+        """Whether to intercept: some query has a rerank text and the collection is not disabled.
+
+        Settings are read only then, so strict mode rejects only calls that would rerank.
+        """
         if not any(queries):
             if collection not in self._warned_no_text:
                 self._warned_no_text.add(collection)
-                logger.info("collection %r: query without text, results pass through unchanged", collection)
+                logger.info(
+                    "collection %r: no rerank text (pass rerank_query= or Rerank(...), or enable the "
+                    "collection in the config); results pass through unchanged",
+                    collection,
+                )
             return False
-        return True
+        return self.settings(collection).enabled
 
     def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
         """Each request's candidates in the new order (all queries scored in one engine call)."""
+        config, scored, pairs = self._prepare(collection, requests)
+        try:
+            scores = self._scores(collection, pairs, config)
+        except RerankError as error:
+            return self._passthrough(collection, requests, config, error)
+        return self._apply(collection, requests, scored, scores, config)
+
+    async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
+        """:meth:`rerank` for async callers: an async scorer is awaited, a sync one runs on a thread."""
+        config, scored, pairs = self._prepare(collection, requests)
+        try:
+            scores = await self._ascores(collection, pairs, config)
+        except RerankError as error:
+            return self._passthrough(collection, requests, config, error)
+        return self._apply(collection, requests, scored, scores, config)
+
+    def _prepare(
+        self, collection: str, requests: Sequence[RerankRequest]
+    ) -> tuple[CollectionConfig, list[list[Candidate]], list[tuple[str, str]]]:
+        """The settings, each request's scorable candidates, and every (query, text) pair in order."""
         config = self.settings(collection)
         scored = [self._texts(collection, request, config) for request in requests]
         pairs = [
@@ -85,13 +123,24 @@ class RerankPipeline:
             for request, usable in zip(requests, scored)
             for candidate in usable
         ]
-        try:
-            scores = self._scores(collection, pairs, config)
-        except RerankError as error:
-            if config.on_error != "passthrough":
-                raise
-            logger.warning("collection %r: %s; returning the database order", collection, error)
-            return [_database_order(request.candidates) for request in requests]
+        return config, scored, pairs
+
+    def _passthrough(
+        self, collection: str, requests: Sequence[RerankRequest], config: CollectionConfig, error: RerankError
+    ) -> list[list[Candidate]]:
+        if config.on_error != "passthrough":
+            raise error
+        logger.warning("collection %r: %s; returning the database order", collection, error)
+        return [_database_order(request.candidates) for request in requests]
+
+    def _apply(
+        self,
+        collection: str,
+        requests: Sequence[RerankRequest],
+        scored: list[list[Candidate]],
+        scores: Sequence[float],
+        config: CollectionConfig,
+    ) -> list[list[Candidate]]:
         results = []
         position = 0
         for request, usable in zip(requests, scored):
@@ -100,10 +149,6 @@ class RerankPipeline:
                 position += 1
             results.append(self._finish(collection, request, usable, config))
         return results
-
-    async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
-        """:meth:`rerank` on a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.rerank, collection, requests)
 
     def _texts(self, collection: str, request: RerankRequest, config: CollectionConfig) -> list[Candidate]:
         """Set each candidate's text; return those that can be scored."""
@@ -133,20 +178,26 @@ class RerankPipeline:
             return []
         try:
             scores = call_hook("vecrank_rerank", collection=collection, pairs=pairs, config=config)
-        except VecrankError as error:
-            if isinstance(error, RerankError):
-                raise
-            raise RerankError(f"collection {collection!r}: reranking failed: {error}") from error
         except Exception as error:
-            reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
-            raise RerankError(f"collection {collection!r}: {reason}") from error
-        if scores is None or len(scores) != len(pairs):
-            got = "no scores" if scores is None else f"{len(scores)} scores"
-            raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")
-        bad = [s for s in scores if not math.isfinite(float(s))]
-        if bad:
-            raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
-        return scores
+            raise _rerank_error(collection, config, error) from error
+        return _checked(collection, pairs, scores)
+
+    async def _ascores(
+        self, collection: str, pairs: list[tuple[str, str]], config: CollectionConfig
+    ) -> list[float]:
+        if not pairs:
+            return []
+        try:
+            pending = call_hook("vecrank_arerank", collection=collection, pairs=pairs, config=config)
+            if pending is not None:
+                scores = await pending
+            else:
+                scores = await asyncio.to_thread(
+                    call_hook, "vecrank_rerank", collection=collection, pairs=pairs, config=config
+                )
+        except Exception as error:
+            raise _rerank_error(collection, config, error) from error
+        return _checked(collection, pairs, scores)
 
     def _finish(
         self, collection: str, request: RerankRequest, usable: list[Candidate], config: CollectionConfig
@@ -164,7 +215,38 @@ class RerankPipeline:
         return kept + unscored
 
 
+def _rerank_error(collection: str, config: CollectionConfig, error: Exception) -> RerankError:
+    """A scorer's failure as the :class:`RerankError` the error policy acts on."""
+    if isinstance(error, RerankError):
+        return error
+    if isinstance(error, VecrankError):
+        return RerankError(f"collection {collection!r}: reranking failed: {error}")
+    reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
+    return RerankError(f"collection {collection!r}: {reason}")
+
+
+def _checked(collection: str, pairs: list[tuple[str, str]], scores: Any) -> list[float]:
+    """``scores`` if there is one finite score per pair; a RerankError otherwise."""
+    if scores is None or len(scores) != len(pairs):
+        got = "no scores" if scores is None else f"{len(scores)} scores"
+        raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")
+    bad = [s for s in scores if not math.isfinite(float(s))]
+    if bad:
+        raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
+    return scores
+
+
 def _database_order(candidates: list[Candidate]) -> list[Candidate]:
     for candidate in candidates:
         candidate.raw_score = candidate.score = None
     return sorted(candidates, key=lambda c: c.position)
+
+
+def regroup(
+    ordered: Sequence[Candidate], group_of: Callable[[Candidate], Hashable], limit: int
+) -> list[list[Candidate]]:
+    """Reranked candidates by group: each group's in their new order, groups by their best, ``limit`` kept."""
+    groups: dict[Hashable, list[Candidate]] = {}
+    for candidate in ordered:
+        groups.setdefault(group_of(candidate), []).append(candidate)
+    return list(groups.values())[:limit]

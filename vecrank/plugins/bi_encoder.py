@@ -11,14 +11,14 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from ..config import CollectionConfig
-from ..core.loading import pick_device
 from ..errors import ModelError
 from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import torch
 
 NAME = "minilm-bi"
 CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queries
@@ -42,28 +42,33 @@ class BiEncoderScorer:
     """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
 
     def __init__(self, config: CollectionConfig) -> None:
+        from ..core.loading import pick_device
+
         self.device = str(pick_device(config.device))
         self.max_length = min(config.max_length or 256, 256)
         self.tokenizer, self.model = _load(self.device)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
-    @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Unit-length mean-pooled embeddings."""
+        import torch
+        import torch.nn.functional as F
+
         chunks = []
-        for start in range(0, len(texts), batch_size):
-            encoded = self.tokenizer(
-                list(texts[start : start + batch_size]),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self.model(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(F.normalize(pooled, dim=-1))
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                encoded = self.tokenizer(
+                    list(texts[start : start + batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**encoded).last_hidden_state
+                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                chunks.append(F.normalize(pooled, dim=-1))
         return torch.cat(chunks) if chunks else torch.empty(0)
 
     def embed_cached(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:

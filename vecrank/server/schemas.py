@@ -107,15 +107,23 @@ class TeiRank(BaseModel):
 
 
 class TeiRerankRequest(RerankRequest):
-    """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated."""
+    """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated.
+
+    ``model`` is vecrank's addition (TEI serves one model): it picks a served model, as in Cohere's body.
+    """
 
     documents_field: ClassVar[str] = "texts"
 
+    model: str | None = None
     texts: list[str]
     raw_scores: bool = False
     return_text: bool = False
     truncate: bool | None = None
     truncation_direction: Literal["right", "Right"] = "right"
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model
 
     def document_texts(self) -> list[str]:
         return self.texts
