@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import weaviate
 from integration_helpers import (
+    DIM,
     PASSAGES,
     QUESTION,
     BrokenEngine,
@@ -28,6 +29,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import QdrantVectorStore
 from langchain_weaviate import WeaviateVectorStore
+from qdrant_client import QdrantClient
+from qdrant_client.models import Distance, VectorParams
 
 import vecrank
 from vecrank.integrations.langchain import VecrankRerank, VecrankRetriever
@@ -213,3 +216,37 @@ def test_weaviate_store_reranked_with_its_collections_settings(weaviate_store, e
         assert doc.metadata["rerank_score"] == pytest.approx(score, abs=1e-5)
         assert doc.metadata["vector_score"] == approx(scores[text])
         assert doc.metadata["n"] == PASSAGES.index(text)
+
+
+def test_stores_on_wrapped_clients(store, engine, model) -> None:
+    """langchain-qdrant and langchain-weaviate take ``vecrank.wrap(client)``, whose pipeline can serve too.
+
+    Their searches carry a vector and no text, so the wrapped client passes them through unchanged.
+    """
+    client = vecrank.wrap(QdrantClient(":memory:"), config=config(model, "docs", candidates=9))
+    assert isinstance(client, QdrantClient)
+    client.create_collection("docs", vectors_config=VectorParams(size=DIM, distance=Distance.COSINE))
+    wrapped_store = QdrantVectorStore(client=client, collection_name="docs", embedding=HashedEmbeddings())
+    wrapped_store.add_texts(PASSAGES, metadatas=[{"n": i, "lang": "en"} for i in range(len(PASSAGES))])
+    found = wrapped_store.similarity_search_with_score(QUESTION, k=9)
+    plain = store.similarity_search_with_score(QUESTION, k=9)
+    assert [(d.page_content, approx(s)) for d, s in found] == [(d.page_content, s) for d, s in plain]
+    retriever = VecrankRetriever(
+        base_retriever=wrapped_store.as_retriever(), k=3, config=client.vecrank_pipeline
+    )
+    expected = engine_order(engine, QUESTION, [doc.page_content for doc, _ in found])[:3]
+    assert_reranked(retriever.invoke(QUESTION), expected, {d.page_content: s for d, s in found})
+    with (
+        WeaviateStandIn(embed=embed) as standin,
+        vecrank.wrap(weaviate.connect_to_custom(**standin.connection_kwargs)) as wrapped,
+    ):
+        weaviate_store = WeaviateVectorStore(
+            client=wrapped, index_name="Passages", text_key="text", embedding=HashedEmbeddings()
+        )
+        weaviate_store.add_texts(PASSAGES[:6])
+        retriever = VecrankRetriever(base_retriever=weaviate_store.as_retriever(), k=2, config=config(model))
+        docs = retriever.invoke(QUESTION)
+    expected = engine_order(engine, QUESTION, PASSAGES[:6])[:2]
+    assert [(d.page_content, d.metadata["rerank_score"]) for d in docs] == [
+        (text, pytest.approx(score, abs=1e-5)) for text, score in expected
+    ]

@@ -53,19 +53,11 @@ def nodes() -> list[TextNode]:
     return [TextNode(text=text, metadata={"n": i}) for i, text in enumerate(PASSAGES)]
 
 
-@pytest.fixture(scope="module")
-def index() -> VectorStoreIndex:
-    """A vector store index on llama-index's Qdrant store, embedded Qdrant, collection "docs"."""
-    store = QdrantVectorStore(collection_name="docs", client=QdrantClient(":memory:"))
+def build_index(store: Any, mode: str) -> VectorStoreIndex:
+    """The corpus indexed in ``store``, through its sync or its async client."""
     context = StorageContext.from_defaults(vector_store=store)
-    return VectorStoreIndex(nodes(), storage_context=context, embed_model=HashedEmbedding())
-
-
-@pytest.fixture(scope="module")
-def async_index() -> VectorStoreIndex:
-    """The same on an ``AsyncQdrantClient`` (its own embedded store), built and queried asynchronously."""
-    store = QdrantVectorStore(collection_name="docs", aclient=AsyncQdrantClient(":memory:"))
-    context = StorageContext.from_defaults(vector_store=store)
+    if mode == "sync":
+        return VectorStoreIndex(nodes(), storage_context=context, embed_model=HashedEmbedding())
 
     async def build() -> VectorStoreIndex:
         return VectorStoreIndex(
@@ -73,6 +65,19 @@ def async_index() -> VectorStoreIndex:
         )
 
     return asyncio.run(build())
+
+
+@pytest.fixture(scope="module")
+def index() -> VectorStoreIndex:
+    """A vector store index on llama-index's Qdrant store, embedded Qdrant, collection "docs"."""
+    return build_index(QdrantVectorStore(collection_name="docs", client=QdrantClient(":memory:")), "sync")
+
+
+@pytest.fixture(scope="module")
+def async_index() -> VectorStoreIndex:
+    """The same on an ``AsyncQdrantClient`` (its own embedded store), built and queried asynchronously."""
+    store = QdrantVectorStore(collection_name="docs", aclient=AsyncQdrantClient(":memory:"))
+    return build_index(store, "async")
 
 
 def query(index: VectorStoreIndex, rerank: VecrankRerank, mode: str) -> list[NodeWithScore]:
@@ -179,8 +184,7 @@ def weaviate_index() -> Iterator[VectorStoreIndex]:
         client = weaviate.connect_to_custom(**standin.connection_kwargs)
         try:
             store = WeaviateVectorStore(weaviate_client=client, index_name="Passages", text_key="text")
-            context = StorageContext.from_defaults(vector_store=store)
-            yield VectorStoreIndex(nodes(), storage_context=context, embed_model=HashedEmbedding())
+            yield build_index(store, "sync")
         finally:
             client.close()
 
@@ -192,4 +196,24 @@ def test_weaviate_store_in_a_query_engine(weaviate_index, engine, model) -> None
         result = query(weaviate_index, rerank, "sync")
     assert calls.calls == [("Passages", 8)]
     found = retrieved(weaviate_index, 8, "sync")
+    assert_reranked(result, engine_order(engine, QUESTION, [text(n) for n in found])[:3], found)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_qdrant_store_on_a_wrapped_client(index, engine, model, mode) -> None:
+    """llama-index's Qdrant store takes ``vecrank.wrap(client)`` (sync or async); its pipeline serves the
+    postprocessor, and the store's vector searches pass through the wrapped client unchanged."""
+    settings = config(model, "docs", candidates=9)
+    if mode == "async":
+        client = vecrank.wrap(AsyncQdrantClient(":memory:"), config=settings)
+        store = QdrantVectorStore(collection_name="docs", aclient=client)
+    else:
+        client = vecrank.wrap(QdrantClient(":memory:"), config=settings)
+        store = QdrantVectorStore(collection_name="docs", client=client)
+    wrapped_index = build_index(store, mode)
+    found = retrieved(wrapped_index, 9, mode)
+    plain = retrieved(index, 9, "sync")
+    assert [(text(n), pytest.approx(n.score, rel=1e-6)) for n in found] == [(text(n), n.score) for n in plain]
+    rerank = VecrankRerank(config=client.vecrank_pipeline, vector_store=store, top_n=3)
+    result = query(wrapped_index, rerank, mode)
     assert_reranked(result, engine_order(engine, QUESTION, [text(n) for n in found])[:3], found)
