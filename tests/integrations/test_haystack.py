@@ -7,7 +7,6 @@ Every expected order is the retriever's own answer for the same query, scored wi
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,6 @@ from integration_helpers import (
 
 import vecrank
 from vecrank.integrations.haystack import VecrankRanker
-
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 
 @component
