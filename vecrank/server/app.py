@@ -38,10 +38,17 @@ protected = APIRouter(dependencies=[Depends(require_api_key)])
 
 
 def create_app(
-    settings: ServerSettings, rerankers: Mapping[str, CrossEncoderReranker] | None = None
+    settings: ServerSettings,
+    rerankers: Mapping[str, CrossEncoderReranker] | None = None,
+    *,
+    service: RerankService | None = None,
 ) -> FastAPI:
-    """Load the models and build the app; ``rerankers`` supplies ready ones by model name."""
-    service = RerankService.load(settings, rerankers)
+    """Load the models and build the app; ``rerankers`` supplies ready ones by model name.
+
+    ``service`` replaces the local models with another scoring service (Ray Serve deployments).
+    """
+    if service is None:
+        service = RerankService.load(settings, rerankers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,8 +107,7 @@ async def health(request: Request) -> JSONResponse:
 @protected.get("/meta")
 async def meta(request: Request) -> dict[str, Any]:
     service: RerankService = request.app.state.service
-    reranker = service.reranker(service.settings.default_alias)
-    config = json.loads(reranker.model.config.to_json_string(use_diff=False))
+    config = service.model_config(service.settings.default_alias)
     return {"model": config, "vecrank": {"version": __version__, "models": service.settings.aliases}}
 
 

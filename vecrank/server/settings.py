@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from ..config import VecrankConfig
+from ..config import RayConfig, VecrankConfig
 
 DEFAULT_ALIAS = "default"
 
@@ -41,6 +41,7 @@ class ServerSettings(BaseModel):
     )
     shutdown_timeout: float = Field(30.0, gt=0, description="seconds to finish requests in flight")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ray: RayConfig = Field(RayConfig(), description="replicas and resources per model on Ray Serve")
 
     @model_validator(mode="after")
     def _check(self) -> ServerSettings:
@@ -70,6 +71,7 @@ class ServerSettings(BaseModel):
             "dtype": defaults.dtype,
             "trust_remote_code": defaults.trust_remote_code,
             "batch_tokens": defaults.batch_tokens,
+            "ray": config.ray,
         }
         return cls(**{**values, **overrides})
 
