@@ -124,8 +124,9 @@ class Backend:
         return isinstance(self.raw, WeaviateAsyncClient)
 
     def wrap(self, collections: dict[str, dict] | None = None, **defaults: Any) -> Any:
-        config = {"defaults": {"model": self.model, **defaults}, "collections": collections or {}}
-        return vecrank.wrap(self.raw, config=config)
+        """The client wrapped with every collection enabled (text searches reranked unasked)."""
+        defaults = {"model": self.model, "enabled": True, **defaults}
+        return vecrank.wrap(self.raw, config={"defaults": defaults, "collections": collections or {}})
 
     def collection(self, name: str = "Docs", collections: dict | None = None, **defaults: Any) -> Any:
         """A reranking collection, configured by ``collections`` over ``defaults``."""
@@ -461,8 +462,14 @@ async def test_unknown_collection_with_strict_config(backend: Backend) -> None:
     config = {"defaults": {"model": backend.model}, "collections": {"docs": {}}, "strict_collections": True}
     client = vecrank.wrap(backend.raw, config=config)
     await resolve(client.collections.get("Docs").query.near_text(TEXT, limit=2))
+    named = client.collections.get("named")
+    unasked = await resolve(named.query.near_text(TEXT, limit=2, target_vector="title"))
+    plain = await resolve(
+        backend.raw.collections.get("Named").query.near_text(TEXT, limit=2, target_vector="title")
+    )
+    assert [o.uuid for o in unasked.objects] == [o.uuid for o in plain.objects]
     with pytest.raises(vecrank.ConfigError, match="collection 'Named' is not configured"):
-        await resolve(client.collections.get("named").query.near_text(TEXT, limit=2))
+        await resolve(named.query.near_text(TEXT, limit=2, target_vector="title", rerank=Rerank(prop="text")))
 
 
 async def test_config_keys_match_collection_names_as_weaviate_does(
@@ -547,7 +554,7 @@ async def test_other_methods_work_through_the_wrapper(backend: Backend, request)
 
 
 async def test_context_managers(standin: WeaviateStandIn, tiny_bert: Path) -> None:
-    config = {"defaults": {"model": str(tiny_bert)}}
+    config = {"defaults": {"model": str(tiny_bert)}, "collections": {"Docs": {}}}
     with vecrank.wrap(weaviate.connect_to_custom(**standin.connection_kwargs), config=config) as client:
         assert isinstance(client, RerankingWeaviateClient) and client.is_connected()
         docs = client.collections.get("Docs")

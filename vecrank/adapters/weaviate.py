@@ -244,7 +244,9 @@ class _QueryReranking:
         arguments = dict(signature.bind(self._query, *args, **kwargs).arguments)
         del arguments["self"]
         name, pipeline = self._collection, self._pipeline
-        text = (rerank.query if rerank is not None else None) or search_text(method, arguments)
+        own = search_text(method, arguments)
+        asked = (rerank.query or own) if rerank is not None else None
+        text = pipeline.rerank_text(name, asked, own)
         if rerank is not None:
             pipeline = pipeline.with_settings(name, text_field=rerank.prop, template=None)
         if not pipeline.should_rerank(name, [text]):

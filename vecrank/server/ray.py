@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from .logs import configure_logging
 from .metrics import Counter, Metrics
 from .service import RerankService
 from .settings import ServerSettings
+from .texts import TextCutter
 
 logger = logging.getLogger("vecrank.server")
 
@@ -49,6 +51,15 @@ _LOCAL = "model"  # the one alias of a replica's own RerankService
 _LOCAL_RAY = {"include_dashboard": False}
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """What the ingress knows of a model its replicas serve: enough to cut texts and answer /meta."""
+
+    tokenizer: Any
+    max_length: int
+    config: dict[str, Any]
+
+
 class ModelReplica:
     """One model on one Ray Serve replica: a one-model :class:`RerankService` with its own batcher."""
 
@@ -57,12 +68,13 @@ class ModelReplica:
         self.service.start()
         self.replica = serve.get_replica_context().replica_id.unique_id
 
-    async def score(self, query: str, texts: list[str], max_length: int | None) -> tuple[np.ndarray, str]:
-        """Raw logits in document order, and this replica's id."""
-        return await self.service.logits(_LOCAL, query, texts, max_length), self.replica
+    async def score(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+        """Raw logits in document order (texts already cut by the ingress), and this replica's id."""
+        return await self.service.logits(_LOCAL, query, texts), self.replica
 
-    def model_config(self) -> dict[str, Any]:
-        return self.service.model_config(_LOCAL)
+    def model_info(self) -> ServedModel:
+        reranker = self.service.reranker(_LOCAL)
+        return ServedModel(reranker.tokenizer, reranker.max_length, self.service.model_config(_LOCAL))
 
     def check_health(self) -> None:
         if not self.service.ready:
@@ -96,13 +108,17 @@ class RayRerankService(RerankService):
         self.settings = settings
         self.metrics = RayMetrics()
         self._handles = handles
-        self._configs: dict[str, dict[str, Any]] = {}
+        self._models: dict[str, ServedModel] = {}
+        self._cutters: dict[str, TextCutter] = {}
         self._running = False
 
     async def connect(self) -> None:
-        """Wait for every model deployment to answer, keeping its model config for ``/meta``."""
+        """Wait for every model deployment to answer; keep its tokenizer, limit and config."""
         for name, handle in self._handles.items():
-            self._configs[name] = await handle.model_config.remote()
+            self._models[name] = await handle.model_info.remote()
+        for alias, name in self.settings.aliases.items():
+            model = self._models[name]
+            self._cutters[alias] = TextCutter(model.tokenizer, model.max_length)
 
     @property
     def ready(self) -> bool:
@@ -117,15 +133,13 @@ class RayRerankService(RerankService):
     def queue_depths(self) -> dict[str, int]:
         return {}
 
-    def reranker(self, alias: str) -> Any:
-        raise NotImplementedError("the models live on the Ray Serve replicas, not in the ingress")
+    def reranker(self, alias: str) -> ServedModel:
+        return self._models[self.settings.aliases[alias]]
 
     def model_config(self, alias: str) -> dict[str, Any]:
-        return self._configs[self.settings.aliases[alias]]
+        return dict(self.reranker(alias).config)
 
-    async def logits(
-        self, alias: str, query: str, texts: list[str], max_length: int | None = None
-    ) -> np.ndarray:
+    async def logits(self, alias: str, query: str, texts: list[str]) -> np.ndarray:
         """Raw logits from a replica of the model; sent again if that replica dies first."""
         if not self._running:
             raise Unavailable()
@@ -134,7 +148,7 @@ class RayRerankService(RerankService):
         name = self.settings.aliases[alias]
         for attempt in itertools.count():
             try:
-                logits, replica = await self._handles[name].score.remote(query, texts, max_length)
+                logits, replica = await self._handles[name].score.remote(query, texts)
             except (RayActorError, ReplicaUnavailableError) as error:
                 if attempt == REPLICA_RETRIES:
                     raise ApiError(
