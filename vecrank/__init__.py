@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from .config import CollectionConfig, VecrankConfig, load_config
 from .errors import (
     ConfigError,
-    GroupByNotSupportedError,
     MissingTextError,
     ModelError,
     PluginError,
@@ -44,7 +43,6 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
-    "GroupByNotSupportedError",
     "MissingTextError",
     "ModelError",
     "PluginError",
