@@ -6,10 +6,11 @@ whose ``query.near_text``, ``near_vector``, ``near_object``, ``near_image``, ``n
 ``bm25`` and ``fetch_objects`` over-fetch, rerank, then apply ``offset`` / ``limit``. Everything else
 (``.data``, ``.generate``, ``collections.list_all``, ...) is the client's own.
 
-- Query text: the near_text concepts, the hybrid or bm25 query, or ``rerank=Rerank(prop, query)``.
-  vecrank serves ``rerank`` itself (it is never sent to the server): ``prop`` is the text property
-  for that query, ``query`` the text (the search text when None). ``fetch_objects`` takes ``rerank=``
-  too. No text, or a disabled collection: the call goes to the server unchanged.
+- Query text: ``rerank=Rerank(prop, query)``, or, where the config enables the collection, the
+  near_text concepts or the hybrid or bm25 query. vecrank serves ``rerank`` itself (it is never
+  sent to the server): ``prop`` is the text property for that query, ``query`` the text (the search
+  text when None). ``fetch_objects`` takes ``rerank=`` too. No text, or a disabled collection: the
+  call goes to the server unchanged.
 - Results: the client's ``QueryReturn``, objects in the new order, ``metadata.rerank_score`` the
   reranker score (after normalisation and fusion); the server's ``distance`` / ``score`` are kept.
   The text property, and the database score that fusion needs, are fetched when not asked for
