@@ -2,9 +2,9 @@
 
 :func:`vecrank.wrap` returns :class:`RerankingQdrantClient` (or the async twin), a transparent
 proxy of a ``QdrantClient``; every other method is the client's own. The rerank text is
-``rerank_query=``, or, where the config enables the collection, a ``Document``/``TextQuery``'s. Reranked points are
-:class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the reranker's
-(after normalisation) and whose ``vector_score`` keeps the database's.
+``rerank_query=``, or, where the config enables the collection, a ``Document``/``TextQuery``'s.
+Reranked points are :class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the
+reranker's (after normalisation) and whose ``vector_score`` keeps the database's.
 """
 
 from __future__ import annotations
