@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import PurePath
 from typing import Any, Literal
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from ..config import VecrankConfig
 
 DEFAULT_ALIAS = "default"
+
+logger = logging.getLogger("vecrank.server")
 
 
 class ServerSettings(BaseModel):
@@ -107,12 +110,22 @@ class ServerSettings(BaseModel):
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each collection name map to their model; each model is also offered by its own name."""
-    models = {DEFAULT_ALIAS: config.defaults.model}
+    """``default`` and each collection name map to their model; each model is also offered by its own name.
+
+    A cascade's stages are offered by their own names only: one request gets one model's scores.
+    """
+    sections = {DEFAULT_ALIAS: config.defaults}
     for name in config.collections:
-        models.setdefault(name, config.for_collection(name).model)
-    for model in list(models.values()):
-        models.setdefault(model, model)
+        sections.setdefault(name, config.for_collection(name))
+    models = {}
+    for name, section in sections.items():
+        if section.stages is None:
+            models.setdefault(name, section.model)
+        else:
+            logger.info("%r is a cascade (%s): serving its stages by their own names", name, section.label)
+    for section in sections.values():
+        for stage, _ in section.stage_settings():
+            models.setdefault(stage.model, stage.model)
     return models
 
 
