@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConfigError,
-    GroupByNotSupportedError,
     MissingTextError,
     ModelError,
     PluginError,
@@ -18,6 +17,7 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .adapters import wrap
+    from .adapters.instrument import instrument, uninstrument
     from .config import CollectionConfig, VecrankConfig, load_config
     from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
 
@@ -30,6 +30,8 @@ _LAZY = {
     "VecrankConfig": "vecrank.config",
     "load_config": "vecrank.config",
     "wrap": "vecrank.adapters",
+    "instrument": "vecrank.adapters.instrument",
+    "uninstrument": "vecrank.adapters.instrument",
     "MODEL_ALIASES": "vecrank.core",
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
@@ -47,7 +49,6 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
-    "GroupByNotSupportedError",
     "MissingTextError",
     "ModelError",
     "PluginError",
@@ -57,6 +58,8 @@ __all__ = [
     "__version__",
     "get_reranker",
     "hookimpl",
+    "instrument",
     "load_config",
+    "uninstrument",
     "wrap",
 ]

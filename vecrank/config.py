@@ -137,6 +137,50 @@ class CollectionConfig(BaseModel):
 _FIELDS = set(CollectionConfig.model_fields)
 
 
+class RayDeployment(BaseModel):
+    """How ``vecrank serve --ray`` deploys one model: a fixed replica count or autoscaling bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_replicas: int = Field(1, ge=1, description="replicas when not autoscaling")
+    min_replicas: int | None = Field(None, ge=0, description="autoscaling lower bound (with max_replicas)")
+    max_replicas: int | None = Field(None, ge=1, description="autoscaling upper bound; enables autoscaling")
+    target_ongoing_requests: float = Field(16, gt=0, description="requests per replica autoscaling aims at")
+    num_gpus: float = Field(0, ge=0, description="GPUs per replica; fractions share one GPU")
+    num_cpus: float = Field(1, ge=0, description="CPUs per replica")
+    max_ongoing_requests: int = Field(
+        64, ge=1, description="requests one replica takes at once; its micro-batcher merges them"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> RayDeployment:
+        low, high = self.min_replicas, self.max_replicas
+        if low is not None and high is None:
+            raise ValueError("min_replicas needs max_replicas (autoscaling bounds)")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_replicas ({low}) is larger than max_replicas ({high})")
+        return self
+
+
+class RayConfig(BaseModel):
+    """``[ray.defaults]`` for every model, ``[ray.models."<model>"]`` overrides per model name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: RayDeployment = RayDeployment()
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    ingress_replicas: int = Field(1, ge=1, description="replicas of the HTTP ingress")
+    ingress_cpus: float = Field(1, ge=0, description="CPUs per ingress replica")
+
+    def for_model(self, name: str) -> RayDeployment:
+        """The deployment of model ``name``: its overrides over the defaults."""
+        overrides = self.models.get(name, {})
+        try:
+            return RayDeployment(**{**self.defaults.model_dump(exclude_unset=True), **overrides})
+        except ValidationError as error:
+            raise ConfigError(f"[ray.models.{name!r}]: {_describe(error)}") from None
+
+
 def is_remote_model(name: str) -> bool:
     """Whether a model name is the URL of a reranking service rather than a local model."""
     return name.startswith(("http://", "https://"))
@@ -152,6 +196,7 @@ class VecrankConfig(BaseModel):
     strict_collections: bool = Field(
         False, description="reject collections that are not listed instead of using defaults"
     )
+    ray: RayConfig = RayConfig()
 
     def enables(self, name: str) -> bool:
         """Whether searches on ``name`` are reranked by their own text, unasked.
@@ -232,7 +277,7 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     unknown = sorted(set(data) - set(VecrankConfig.model_fields))
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults] and [collections.<name>])"
+            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults], [collections.<name>] and [ray])"
         )
     defaults = data.get("defaults", {})
     if isinstance(defaults, Mapping):
@@ -246,6 +291,8 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     try:
         for name in config.collections:
             config.for_collection(name)
+        for name in config.ray.models:
+            config.ray.for_model(name)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
     return config
