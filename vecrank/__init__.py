@@ -5,10 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import CollectionConfig, VecrankConfig, load_config
 from .errors import (
     ConfigError,
-    GroupByNotSupportedError,
     MissingTextError,
     ModelError,
     PluginError,
@@ -19,14 +17,21 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .adapters import wrap
+    from .adapters.instrument import instrument, uninstrument
+    from .config import CollectionConfig, VecrankConfig, load_config
     from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
 
 __version__ = "0.1.0"
 
-# Names whose modules import torch and transformers: loaded on first use, so that
-# `import vecrank` and `vecrank --version` stay fast.
+# Names whose modules import torch, transformers or pydantic: loaded on first use, so that
+# `import vecrank` and `vecrank --version` stay fast, and the engine runs without pydantic.
 _LAZY = {
+    "CollectionConfig": "vecrank.config",
+    "VecrankConfig": "vecrank.config",
+    "load_config": "vecrank.config",
     "wrap": "vecrank.adapters",
+    "instrument": "vecrank.adapters.instrument",
+    "uninstrument": "vecrank.adapters.instrument",
     "MODEL_ALIASES": "vecrank.core",
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
@@ -44,7 +49,6 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
-    "GroupByNotSupportedError",
     "MissingTextError",
     "ModelError",
     "PluginError",
@@ -54,6 +58,8 @@ __all__ = [
     "__version__",
     "get_reranker",
     "hookimpl",
+    "instrument",
     "load_config",
+    "uninstrument",
     "wrap",
 ]

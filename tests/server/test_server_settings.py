@@ -75,7 +75,7 @@ def test_model_arguments_alone() -> None:
     settings = settings_from_args(
         parse("--model", "/models/tiny", "--model", "fast=ettin-17m", "--api-key", "k")
     )
-    assert settings.models == {"/models/tiny": "/models/tiny", "fast": "ettin-17m"}
+    assert settings.models == {"tiny": "/models/tiny", "fast": "ettin-17m"}  # served by name, not path
     assert settings.max_documents == 10_000 and settings.host == "127.0.0.1"
     assert settings.api_key.get_secret_value() == "k"
 

