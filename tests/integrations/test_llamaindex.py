@@ -35,6 +35,9 @@ import vecrank
 from vecrank.integrations.llamaindex import VecrankRerank
 from vecrank.testing.weaviate_server import WeaviateStandIn
 
+# llama-index creates payload indexes, which embedded Qdrant does not need and warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+
 
 class HashedEmbedding(BaseEmbedding):
     """The test corpus's deterministic embedding, as LlamaIndex calls it."""
