@@ -1,4 +1,4 @@
-"""What every adapter shares, with no I/O: over-fetch, text extraction, hook calls, error policy.
+"""What every adapter shares, with no I/O: over-fetch, text extraction, cascades, hook calls, errors.
 
 An adapter turns its client's hits into :class:`Candidate` objects, calls
 :meth:`RerankPipeline.rerank` (or ``arerank``), and turns the reordered candidates back
@@ -14,9 +14,11 @@ import math
 import string
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..candidate import Candidate
+from ..cascade import Staged, arun_cascade, run_cascade
 from ..config import CollectionConfig, VecrankConfig, load_config
 from ..errors import MissingTextError, RerankError, VecrankError
 from ..plugins import call_hook
@@ -95,35 +97,32 @@ class RerankPipeline:
         return self.settings(collection).enabled
 
     def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
-        """Each request's candidates in the new order (all queries scored in one engine call)."""
-        config, scored, pairs = self._prepare(collection, requests)
+        """Each request's candidates in the new order (each stage scores all queries in one call)."""
+        config, scored, stages = self._prepare(collection, requests)
+        score = [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages]
         try:
-            scores = self._scores(collection, pairs, config)
+            staged = run_cascade(*_inputs(requests, scored), score)
         except RerankError as error:
             return self._passthrough(collection, requests, config, error)
-        return self._apply(collection, requests, scored, scores, config)
+        return self._apply(collection, requests, scored, staged, stages)
 
     async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
         """:meth:`rerank` for async callers: an async scorer is awaited, a sync one runs on a thread."""
-        config, scored, pairs = self._prepare(collection, requests)
+        config, scored, stages = self._prepare(collection, requests)
+        score = [(partial(self._ascores, collection, config=stage), keep) for stage, keep in stages]
         try:
-            scores = await self._ascores(collection, pairs, config)
+            staged = await arun_cascade(*_inputs(requests, scored), score)
         except RerankError as error:
             return self._passthrough(collection, requests, config, error)
-        return self._apply(collection, requests, scored, scores, config)
+        return self._apply(collection, requests, scored, staged, stages)
 
     def _prepare(
         self, collection: str, requests: Sequence[RerankRequest]
-    ) -> tuple[CollectionConfig, list[list[Candidate]], list[tuple[str, str]]]:
-        """The settings, each request's scorable candidates, and every (query, text) pair in order."""
+    ) -> tuple[CollectionConfig, list[list[Candidate]], list[tuple[CollectionConfig, int | None]]]:
+        """The settings, each request's scorable candidates, and the stages (one for one model)."""
         config = self.settings(collection)
         scored = [self._texts(collection, request, config) for request in requests]
-        pairs = [
-            (request.query, candidate.text)
-            for request, usable in zip(requests, scored)
-            for candidate in usable
-        ]
-        return config, scored, pairs
+        return config, scored, config.stage_settings()
 
     def _passthrough(
         self, collection: str, requests: Sequence[RerankRequest], config: CollectionConfig, error: RerankError
@@ -138,16 +137,16 @@ class RerankPipeline:
         collection: str,
         requests: Sequence[RerankRequest],
         scored: list[list[Candidate]],
-        scores: Sequence[float],
-        config: CollectionConfig,
+        staged: list[list[Staged]],
+        stages: list[tuple[CollectionConfig, int | None]],
     ) -> list[list[Candidate]]:
         results = []
-        position = 0
-        for request, usable in zip(requests, scored):
-            for candidate in usable:
-                candidate.raw_score = candidate.score = float(scores[position])
-                position += 1
-            results.append(self._finish(collection, request, usable, config))
+        for request, usable, outcome in zip(requests, scored, staged):
+            groups: list[list[Candidate]] = [[] for _ in stages]
+            for candidate, result in zip(usable, outcome):
+                candidate.raw_score = candidate.score = result.score
+                groups[result.stage].append(candidate)
+            results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
         return results
 
     def _texts(self, collection: str, request: RerankRequest, config: CollectionConfig) -> list[Candidate]:
@@ -200,19 +199,40 @@ class RerankPipeline:
         return _checked(collection, pairs, scores)
 
     def _finish(
-        self, collection: str, request: RerankRequest, usable: list[Candidate], config: CollectionConfig
+        self,
+        collection: str,
+        request: RerankRequest,
+        groups: list[list[Candidate]],
+        stages: list[CollectionConfig],
     ) -> list[Candidate]:
-        """Post-process, sort by score, and put hits without text last in database order."""
+        """Post-process and sort each stage's hits (the last stage's first); hits without text last.
+
+        ``groups`` holds the hits each stage scored last, in database order; ties keep that order.
+        """
         if not request.query:
             return list(request.candidates)
-        kept = list(usable)
-        call_hook(
-            "vecrank_after_rerank", collection=collection, query=request.query, candidates=kept, config=config
-        )
-        kept.sort(key=lambda c: -c.score)
-        scored_ids = {id(c) for c in usable}
+        scored_ids = {id(c) for group in groups for c in group}  # before min_score drops some
+        ordered = []
+        for number in reversed(range(len(groups))):
+            kept = groups[number]
+            call_hook(
+                "vecrank_after_rerank",
+                collection=collection,
+                query=request.query,
+                candidates=kept,
+                config=stages[number],
+            )
+            kept.sort(key=lambda c: (-c.score, c.position))
+            ordered += kept
         unscored = [c for c in request.candidates if id(c) not in scored_ids]
-        return kept + unscored
+        return ordered + unscored
+
+
+def _inputs(
+    requests: Sequence[RerankRequest], scored: list[list[Candidate]]
+) -> tuple[list[str], list[list[str]]]:
+    """Each request's query and the texts of its scorable candidates."""
+    return [request.query or "" for request in requests], [[c.text for c in usable] for usable in scored]
 
 
 def _rerank_error(collection: str, config: CollectionConfig, error: Exception) -> RerankError:

@@ -1,9 +1,10 @@
 """Qdrant adapter: rerank ``query_points``, ``query_batch_points`` and ``query_points_groups``.
 
-:func:`vecrank.wrap` returns :class:`RerankingQdrantClient` (or the async twin) around a
-``QdrantClient``; every other method is the client's own. Reranked points are
-:class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the reranker's
-(after normalisation) and whose ``vector_score`` keeps the database's.
+:func:`vecrank.wrap` returns :class:`RerankingQdrantClient` (or the async twin), a transparent
+proxy of a ``QdrantClient``; every other method is the client's own. The rerank text is
+``rerank_query=``, or, where the config enables the collection, a ``Document``/``TextQuery``'s.
+Reranked points are :class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the
+reranker's (after normalisation) and whose ``vector_score`` keeps the database's.
 """
 
 from __future__ import annotations

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ..config import VecrankConfig
+from ..config import RayConfig, VecrankConfig
 
 DEFAULT_ALIAS = "default"
+
+logger = logging.getLogger("vecrank.server")
 
 
 class ServerSettings(BaseModel):
@@ -59,6 +62,7 @@ class ServerSettings(BaseModel):
     )
     shutdown_timeout: float = Field(30.0, gt=0, description="seconds to finish requests in flight")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ray: RayConfig = Field(RayConfig(), description="replicas and resources per model on Ray Serve")
 
     @field_validator("models", mode="before")
     @classmethod
@@ -102,17 +106,28 @@ class ServerSettings(BaseModel):
             "dtype": defaults.dtype,
             "trust_remote_code": defaults.trust_remote_code,
             "batch_tokens": defaults.batch_tokens,
+            "ray": config.ray,
         }
         return cls(**{**values, **overrides})
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each collection name map to their model; each model is also offered by its own name."""
-    models = {DEFAULT_ALIAS: config.defaults.model}
+    """``default`` and each collection name map to their model; each model is also offered by its own name.
+
+    A cascade's stages are offered by their own names only: one request gets one model's scores.
+    """
+    sections = {DEFAULT_ALIAS: config.defaults}
     for name in config.collections:
-        models.setdefault(name, config.for_collection(name).model)
-    for model in list(models.values()):
-        models.setdefault(model, model)
+        sections.setdefault(name, config.for_collection(name))
+    models = {}
+    for name, section in sections.items():
+        if section.stages is None:
+            models.setdefault(name, section.model)
+        else:
+            logger.info("%r is a cascade (%s): serving its stages by their own names", name, section.label)
+    for section in sections.values():
+        for stage, _ in section.stage_settings():
+            models.setdefault(stage.model, stage.model)
     return models
 
 
