@@ -59,6 +59,9 @@ def test_deeply_nested_json_is_a_json_400(client: httpx.Client, path: str, key: 
     response = client.post(path, content=b"[" * 100_000, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert "not valid JSON" in response.json()[key]
+    nested = b'{"query": "q", "documents": ["a"], "extra": ' + b"[" * 900 + b"]" * 900 + b"}"
+    response = client.post(path, content=nested, headers={"Content-Type": "application/json"})
+    assert response.status_code in (200, 400), response.text  # parsed and walked without recursion
 
 
 def test_engine_failure_on_one_text_fails_only_that_request(
@@ -179,3 +182,25 @@ def test_unexpected_error_is_a_json_500_in_the_protocols_shape(model_path: str, 
         assert (
             httpx.post(url + "/rerank", json={"query": "q", "texts": ["a"]}, headers=AUTH).status_code == 200
         )
+
+
+def test_small_request_is_served_before_a_big_request_ends(model_path: str, gated: GatedReranker) -> None:
+    big = [f"{word} " * 60 for word in ("river", "city", "book", "music", "people", "school")] * 4
+    small = ["the cat", "the dog"]
+    settings = small_settings(model_path, chunk_tokens=256, max_documents=64)
+    with running_server(settings, {model_path: gated}) as url, ThreadPoolExecutor(2) as pool:
+
+        def send(documents: list[str]) -> httpx.Response:
+            body = {"model": "tiny", "query": QUERY, "documents": documents}
+            return httpx.post(url + "/v2/rerank", json=body, headers=AUTH, timeout=30)
+
+        big_answer = pool.submit(send, big)
+        assert gated.entered.wait(10)  # the big request's first chunk is in the engine
+        small_answer = pool.submit(send, small)
+        wait_until(lambda: queued(url) == len(big) - len(gated.calls[0]) + len(small))
+        gated.gate.set()
+        assert big_answer.result().status_code == 200 and small_answer.result().status_code == 200
+    holds = [{document for _, document in call} for call in gated.calls]
+    small_call = next(i for i, documents in enumerate(holds) if "the cat" in documents)
+    last_big_call = max(i for i, documents in enumerate(holds) if documents & set(big))
+    assert len(holds) >= 4 and small_call == 1 < last_big_call  # served beside the big one's second chunk
