@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .cascade import check_stages, parse_stages
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -90,7 +91,9 @@ class CollectionConfig(BaseModel):
     on_error: Literal["raise", "passthrough"] = "raise"
     on_missing_text: Literal["raise", "last"] = "raise"
     device: str | None = None
-    dtype: str | None = None
+    dtype: str | None = Field(
+        None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, or int8 (CPU: int8 linears)"
+    )
     trust_remote_code: bool = False
     remote: RemoteConfig = RemoteConfig()
     stages: tuple[Stage, ...] | None = Field(
@@ -100,25 +103,8 @@ class CollectionConfig(BaseModel):
     @field_validator("stages")
     @classmethod
     def _check_stages(cls, stages: tuple[Stage, ...] | None) -> tuple[Stage, ...] | None:
-        if stages is None:
-            return None
-        if len(stages) < 2:
-            raise ValueError("a cascade needs at least two stages (for one model, set `model`)")
-        *passing, last = stages
-        for number, stage in enumerate(passing, start=1):
-            if stage.keep is None:
-                raise ValueError(
-                    f"stage {number} ({stage.model!r}) needs `keep`: "
-                    f"how many hits go on to stage {number + 1}"
-                )
-        if last.keep is not None:
-            raise ValueError(f"the last stage ({last.model!r}) orders every hit it gets: remove its `keep`")
-        for number, (before, stage) in enumerate(zip(passing, passing[1:]), start=2):
-            if stage.keep >= before.keep:
-                raise ValueError(
-                    f"stage {number} ({stage.model!r}) keeps {stage.keep} of the {before.keep} hits it gets: "
-                    "`keep` must shrink from stage to stage"
-                )
+        if stages is not None:
+            check_stages([(stage.model, stage.keep) for stage in stages])
         return stages
 
     @model_validator(mode="after")
@@ -153,6 +139,50 @@ class CollectionConfig(BaseModel):
 _FIELDS = set(CollectionConfig.model_fields)
 
 
+class RayDeployment(BaseModel):
+    """How ``vecrank serve --ray`` deploys one model: a fixed replica count or autoscaling bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_replicas: int = Field(1, ge=1, description="replicas when not autoscaling")
+    min_replicas: int | None = Field(None, ge=0, description="autoscaling lower bound (with max_replicas)")
+    max_replicas: int | None = Field(None, ge=1, description="autoscaling upper bound; enables autoscaling")
+    target_ongoing_requests: float = Field(16, gt=0, description="requests per replica autoscaling aims at")
+    num_gpus: float = Field(0, ge=0, description="GPUs per replica; fractions share one GPU")
+    num_cpus: float = Field(1, ge=0, description="CPUs per replica")
+    max_ongoing_requests: int = Field(
+        64, ge=1, description="requests one replica takes at once; its micro-batcher merges them"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> RayDeployment:
+        low, high = self.min_replicas, self.max_replicas
+        if low is not None and high is None:
+            raise ValueError("min_replicas needs max_replicas (autoscaling bounds)")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_replicas ({low}) is larger than max_replicas ({high})")
+        return self
+
+
+class RayConfig(BaseModel):
+    """``[ray.defaults]`` for every model, ``[ray.models."<model>"]`` overrides per model name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: RayDeployment = RayDeployment()
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    ingress_replicas: int = Field(1, ge=1, description="replicas of the HTTP ingress")
+    ingress_cpus: float = Field(1, ge=0, description="CPUs per ingress replica")
+
+    def for_model(self, name: str) -> RayDeployment:
+        """The deployment of model ``name``: its overrides over the defaults."""
+        overrides = self.models.get(name, {})
+        try:
+            return RayDeployment(**{**self.defaults.model_dump(exclude_unset=True), **overrides})
+        except ValidationError as error:
+            raise ConfigError(f"[ray.models.{name!r}]: {_describe(error)}") from None
+
+
 def is_remote_model(name: str) -> bool:
     """Whether a model name is the URL of a reranking service rather than a local model."""
     return name.startswith(("http://", "https://"))
@@ -168,6 +198,7 @@ class VecrankConfig(BaseModel):
     strict_collections: bool = Field(
         False, description="reject collections that are not listed instead of using defaults"
     )
+    ray: RayConfig = RayConfig()
 
     def enables(self, name: str) -> bool:
         """Whether searches on ``name`` are reranked by their own text, unasked.
@@ -212,24 +243,13 @@ def _describe(error: ValidationError) -> str:
 
 
 def reranker_settings(name: str) -> dict[str, Any]:
-    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``.
-
-    ``ettin-17m@30>ettin-1b``: ettin-17m scores every candidate and keeps its best 30, which
-    ettin-1b then orders.
-    """
-    if ">" not in name:
+    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``."""
+    stages = parse_stages(name)
+    if len(stages) == 1:
         return {"model": name}
-    stages = []
-    for part in name.split(">"):
-        model, sep, keep = part.strip().rpartition("@")
-        if not sep:
-            model, keep = part.strip(), ""
-        if not model or (sep and not keep.isdigit()):
-            raise ConfigError(
-                f"cascade {name!r}: write each stage as MODEL@KEEP and the last as MODEL, e.g. a@30>b"
-            )
-        stages.append({"model": model, "keep": int(keep)} if keep else {"model": model})
-    return {"stages": stages}
+    return {
+        "stages": [{"model": model, "keep": keep} if keep else {"model": model} for model, keep in stages]
+    }
 
 
 def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:
@@ -259,7 +279,7 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     unknown = sorted(set(data) - set(VecrankConfig.model_fields))
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults] and [collections.<name>])"
+            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults], [collections.<name>] and [ray])"
         )
     defaults = data.get("defaults", {})
     if isinstance(defaults, Mapping):
@@ -273,6 +293,8 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     try:
         for name in config.collections:
             config.for_collection(name)
+        for name in config.ray.models:
+            config.ray.for_model(name)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
     return config

@@ -42,10 +42,17 @@ protected = APIRouter(dependencies=[Depends(require_api_key)])
 
 
 def create_app(
-    settings: ServerSettings, rerankers: Mapping[str, CrossEncoderReranker] | None = None
+    settings: ServerSettings,
+    rerankers: Mapping[str, CrossEncoderReranker] | None = None,
+    *,
+    service: RerankService | None = None,
 ) -> FastAPI:
-    """Load the models and build the app; ``rerankers`` supplies ready ones by model name."""
-    service = RerankService.load(settings, rerankers)
+    """Load the models and build the app; ``rerankers`` supplies ready ones by model name.
+
+    ``service`` replaces the local models with another scoring service (Ray Serve deployments).
+    """
+    if service is None:
+        service = RerankService.load(settings, rerankers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,8 +148,7 @@ async def meta(request: Request) -> dict[str, Any]:
     if not request.app.state.settings.weaviate_without_key:
         await require_api_key(request)
     service: RerankService = request.app.state.service
-    reranker = service.reranker(service.settings.default_alias)
-    config = json.loads(reranker.model.config.to_json_string(use_diff=False))
+    config = service.model_config(service.settings.default_alias)
     config.pop("_name_or_path", None)
     return {"model": config, "vecrank": {"version": __version__, "models": list(service.settings.aliases)}}
 

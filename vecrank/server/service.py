@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -86,8 +88,8 @@ class RerankService:
         """The alias a request's ``model`` names (the default when None); 404 for an unknown name."""
         if model is None:
             return self.settings.default_alias
-        if model not in self._batchers:
-            allowed = ", ".join(sorted(self._batchers))
+        if model not in self.settings.aliases:
+            allowed = ", ".join(sorted(self.settings.aliases))
             raise ApiError(
                 404, f"model {model!r} is not served here; `model` must be one of: {allowed}", "not_found"
             )
@@ -95,6 +97,10 @@ class RerankService:
 
     def reranker(self, alias: str) -> CrossEncoderReranker:
         return self._batchers[alias].reranker
+
+    def model_config(self, alias: str) -> dict[str, Any]:
+        """The Hugging Face config of the model behind ``alias``, as a dict (for ``/meta``)."""
+        return json.loads(self.reranker(alias).model.config.to_json_string(use_diff=False))
 
     def check(self, query: str, texts: list[str], field: str, allow_empty: bool = False) -> None:
         """Apply the request limits: 400 for no documents, 413 for too many, 422 for too long."""

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ..config import VecrankConfig
+from ..config import RayConfig, VecrankConfig
 
 DEFAULT_ALIAS = "default"
 
@@ -62,6 +62,7 @@ class ServerSettings(BaseModel):
     )
     shutdown_timeout: float = Field(30.0, gt=0, description="seconds to finish requests in flight")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ray: RayConfig = Field(RayConfig(), description="replicas and resources per model on Ray Serve")
 
     @field_validator("models", mode="before")
     @classmethod
@@ -105,6 +106,7 @@ class ServerSettings(BaseModel):
             "dtype": defaults.dtype,
             "trust_remote_code": defaults.trust_remote_code,
             "batch_tokens": defaults.batch_tokens,
+            "ray": config.ray,
         }
         return cls(**{**values, **overrides})
 
