@@ -130,8 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("bench", help="pairs/s, latency and memory against sentence-transformers")
 
     evaluate = commands.add_parser("eval", help="NDCG@10, MRR@10, Recall@100 on a BEIR-format folder")
-    evaluate.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
-    evaluate.add_argument("--models", "-m", default="ettin-17m", help="comma-separated rerankers")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        help="folder with corpus.jsonl, queries.jsonl, qrels/; 'demo': the demo corpus",
+    )
+    evaluate.add_argument(
+        "--models",
+        "-m",
+        default="ettin-17m",
+        help="comma-separated rerankers; a cascade is written ettin-17m@30>ettin-1b",
+    )
     evaluate.add_argument("--first-stage", choices=["minilm", "hashing"], default="minilm")
     evaluate.add_argument("--candidates", type=int, default=100, help="hits reranked per query")
     evaluate.add_argument("--split", default="test", help="qrels file: qrels/<split>.tsv")
