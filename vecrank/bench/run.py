@@ -27,7 +27,7 @@ from ..core.varlen import flash_attn_available
 from ..errors import ConfigError, VecrankError
 from . import measure
 from .environment import machine_info, versions
-from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
+from .models import ETTIN_SHAPES, MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
 from .pairs import PairSet, make_pairs, token_length_stats
 
 
@@ -69,6 +69,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="CPU: time sentence-transformers fp32, vecrank fp32 and vecrank int8 interleaved, then "
+        "check int8 quality on real MiniLM weights (writes benchmarks/results/int8_cpu.json)",
+    )
+    parser.add_argument(
+        "--long",
+        default=None,
+        metavar="LENGTHS",
+        help="CPU: long-document pairs of these token lengths, e.g. 1024,2048,4096,8192 "
+        "(writes benchmarks/results/long_documents_cpu.json)",
+    )
+    parser.add_argument(
+        "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
+    )
+    parser.add_argument(
         "--out", default=None, help="JSON path (default benchmarks/results/throughput_<device>.json)"
     )
     return parser.parse_args(argv)
@@ -91,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    if args.int8 or args.long:
+        if device.type != "cpu":
+            print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
+            return 2
+        return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
         f"{len(pair_set.pairs)} pairs on {device} ({str(dtype).removeprefix('torch.')}); {command}",
@@ -117,6 +138,53 @@ def main(argv: list[str] | None = None) -> int:
     write_results(path, report)
     print(format_table(report["models"]))
     print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
+    print(f"wrote {path}")
+    return 0
+
+
+def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command: str) -> int:
+    """``--int8`` or ``--long``: run that benchmark per model, print it, write its JSON."""
+    from .int8 import int8_quality, int8_throughput
+    from .long import long_documents
+
+    allowed = ETTIN_SHAPES if args.long else MODEL_NAMES
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        mode = "--long" if args.long else "--int8"
+        print(f"vecrank bench: {mode} takes models {', '.join(allowed)}; not {unknown[0]!r}", file=sys.stderr)
+        return 2
+    cpu = torch.device("cpu")
+    report = {
+        "command": command,
+        "machine": machine_info(cpu),
+        "versions": versions(["sentence-transformers"]),
+    }
+    report.update(device="cpu", models={})
+    if args.long:
+        lengths = [int(length) for length in args.long.split(",")]
+    else:
+        pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
+        report["pairs"] = token_length_stats(tokenizer, pair_set.pairs, args.max_length)
+    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+        for name in names:
+            if args.long:
+                result = long_documents(name, Path(folder) / name, lengths, tokenizer, args)
+            else:
+                result = int8_throughput(name, Path(folder) / name, pair_set, args)
+                rates = result["pairs_per_s"]
+                print(
+                    f"{name:<10} ST fp32 {rates['st']:>7.1f}/s  vecrank fp32 {rates['vecrank_fp32']:>7.1f}/s "
+                    f"({result['ratio_fp32_vs_st_fp32']:.2f}x)  vecrank int8 {rates['vecrank_int8']:>7.1f}/s "
+                    f"({result['ratio_int8_vs_st_fp32']:.2f}x)",
+                    flush=True,
+                )
+            report["models"][name] = {**result, "machine": report["machine"], "command": command}
+    if args.int8:
+        report["quality"] = int8_quality(args.seed)
+        print(f"int8 quality on real MiniLM weights: {json.dumps(report['quality'])}")
+    default = "long_documents_cpu.json" if args.long else "int8_cpu.json"
+    path = Path(args.out or f"benchmarks/results/{default}")
+    write_results(path, report)
     print(f"wrote {path}")
     return 0
 
