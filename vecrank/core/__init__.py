@@ -1,7 +1,28 @@
-"""The reranking engine: model loading, tokenisation, batching, attention. Knows nothing of databases."""
+"""The reranking engine: model loading, tokenisation, batching, attention. Knows nothing of databases.
 
-from .cache import get_reranker
+The model names (:mod:`.registry`) need no torch; the engine itself needs the ``engine`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ..extras import needs_extra
 from .registry import MODEL_ALIASES, resolve_model
-from .reranker import CrossEncoderReranker
+
+if TYPE_CHECKING:
+    from .cache import get_reranker
+    from .reranker import CrossEncoderReranker
+
+_LAZY = {"CrossEncoderReranker": ".reranker", "get_reranker": ".cache"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        with needs_extra("the reranking engine"):
+            return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["MODEL_ALIASES", "CrossEncoderReranker", "get_reranker", "resolve_model"]

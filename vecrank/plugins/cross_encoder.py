@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..config import CollectionConfig
-from ..core import MODEL_ALIASES, get_reranker
+from ..core import MODEL_ALIASES
 from ..hookspecs import hookimpl
 
 
@@ -13,6 +13,8 @@ class CrossEncoderScorer:
     """Scores pairs with the shared engine model that ``config.model`` names."""
 
     def __init__(self, config: CollectionConfig) -> None:
+        from ..core import get_reranker
+
         self.config = config
         self.reranker = get_reranker(
             config.model,
@@ -35,6 +37,6 @@ def vecrank_register_rerankers(register):
 
 @hookimpl(trylast=True)
 def vecrank_rerank(collection, pairs, config):
-    from .manager import get_scorer
+    from .manager import score_pairs
 
-    return get_scorer(config).predict(pairs)
+    return score_pairs(config, pairs)
