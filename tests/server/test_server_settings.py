@@ -37,9 +37,14 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_models_come_from_the_default_and_every_collection() -> None:
     settings = ServerSettings.from_config(
-        load_config({"defaults": {"model": "a"}, "collections": {"docs": {"model": "b"}}})
+        load_config(
+            {
+                "defaults": {"model": "org/a"},
+                "collections": {"docs": {"model": "org/b"}, "logs": {"model": "org/c", "enabled": False}},
+            }
+        )
     )
-    assert settings.models == {"default": "a", "docs": "b", "a": "a", "b": "b"}
+    assert settings.models == {"default": "org/a", "docs": "org/b", "org/a": "org/a", "org/b": "org/b"}
     assert settings.default_alias == "default"
 
 

@@ -198,7 +198,7 @@ class RerankingQdrantClient(_QdrantReranking):
         """``QdrantClient.query_points``, reranked by ``rerank_query`` or the ``Document`` query text."""
         arguments = self._bind("query_points", args, kwargs)
         collection = arguments["collection_name"]
-        text = rerank_query or query_text(arguments.get("query"))
+        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
         if not self._pipeline.should_rerank(collection, [text]):
             return self._client.query_points(**arguments)
         plan = self._prepare_call("query_points", arguments, text)
@@ -213,7 +213,8 @@ class RerankingQdrantClient(_QdrantReranking):
         """``QdrantClient.query_batch_points``; every query's candidates go to the engine in one call."""
         arguments = self._bind("query_batch_points", args, kwargs)
         collection, requests = arguments["collection_name"], list(arguments["requests"])
-        texts = batch_texts(requests, rerank_queries)
+        checked = self._pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
+        texts = batch_texts(requests, checked)
         if not self._pipeline.should_rerank(collection, texts):
             return self._client.query_batch_points(**arguments)
         prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
@@ -232,7 +233,7 @@ class RerankingQdrantClient(_QdrantReranking):
         """``QdrantClient.query_points_groups``: hits reranked inside groups, groups by best hit."""
         arguments = self._bind("query_points_groups", args, kwargs)
         collection = arguments["collection_name"]
-        text = rerank_query or query_text(arguments.get("query"))
+        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
         if not self._pipeline.should_rerank(collection, [text]):
             return self._client.query_points_groups(**arguments)
         plan = self._prepare_call("query_points_groups", arguments, text)
@@ -264,7 +265,7 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         """``AsyncQdrantClient.query_points``, reranked by ``rerank_query`` or the ``Document`` text."""
         arguments = self._bind("query_points", args, kwargs)
         collection = arguments["collection_name"]
-        text = rerank_query or query_text(arguments.get("query"))
+        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
         if not self._pipeline.should_rerank(collection, [text]):
             return await self._client.query_points(**arguments)
         plan = self._prepare_call("query_points", arguments, text)
@@ -280,7 +281,8 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         """``AsyncQdrantClient.query_batch_points``; all candidates go to the engine in one call."""
         arguments = self._bind("query_batch_points", args, kwargs)
         collection, requests = arguments["collection_name"], list(arguments["requests"])
-        texts = batch_texts(requests, rerank_queries)
+        checked = self._pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
+        texts = batch_texts(requests, checked)
         if not self._pipeline.should_rerank(collection, texts):
             return await self._client.query_batch_points(**arguments)
         prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
@@ -301,7 +303,7 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         """``AsyncQdrantClient.query_points_groups``: hits reranked inside groups, groups by best hit."""
         arguments = self._bind("query_points_groups", args, kwargs)
         collection = arguments["collection_name"]
-        text = rerank_query or query_text(arguments.get("query"))
+        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
         if not self._pipeline.should_rerank(collection, [text]):
             return await self._client.query_points_groups(**arguments)
         plan = self._prepare_call("query_points_groups", arguments, text)

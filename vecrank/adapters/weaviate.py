@@ -244,7 +244,8 @@ class _QueryReranking:
         arguments = dict(signature.bind(self._query, *args, **kwargs).arguments)
         del arguments["self"]
         name, pipeline = self._collection, self._pipeline
-        text = (rerank.query if rerank is not None else None) or search_text(method, arguments)
+        rerank_text = self._pipeline.query_text(rerank.query, "rerank.query") if rerank is not None else None
+        text = rerank_text or search_text(method, arguments)
         if rerank is not None:
             pipeline = pipeline.with_settings(name, text_field=rerank.prop, template=None)
         if not pipeline.should_rerank(name, [text]):

@@ -18,7 +18,6 @@ with one label, which is the shape of cross-encoder/ms-marco-MiniLM-L6-v2.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,30 +29,10 @@ from transformers import (
     PretrainedConfig,
 )
 
+from .shapes import ETTIN_SHAPES, MODEL_NAMES, EttinShape
+
 ETTIN_VOCAB_SIZE = 50368
 ETTIN_MAX_POSITIONS = 7999
-
-
-@dataclass(frozen=True)
-class EttinShape:
-    """The sizes that set an Ettin encoder's speed."""
-
-    hidden: int
-    intermediate: int
-    layers: int
-    heads: int
-
-
-ETTIN_SHAPES: dict[str, EttinShape] = {
-    "17m": EttinShape(256, 384, 7, 4),
-    "32m": EttinShape(384, 576, 10, 6),
-    "68m": EttinShape(512, 768, 19, 8),
-    "150m": EttinShape(768, 1152, 22, 12),
-    "400m": EttinShape(1024, 2624, 28, 16),
-    "1b": EttinShape(1792, 3840, 28, 28),
-}
-
-MODEL_NAMES = (*ETTIN_SHAPES, "minilm-l6")
 
 
 def bert_tokenizer_path() -> Path:

@@ -75,10 +75,12 @@ class ServerSettings(BaseModel):
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each collection name map to their model; each model is also offered by its own name."""
+    """``default`` and each enabled collection map to their model; each model is also offered by its own name."""
     models = {DEFAULT_ALIAS: config.defaults.model}
     for name in config.collections:
-        models.setdefault(name, config.for_collection(name).model)
+        settings = config.for_collection(name)
+        if settings.enabled:
+            models.setdefault(name, settings.model)
     for model in list(models.values()):
         models.setdefault(model, model)
     return models
