@@ -27,7 +27,7 @@ elif [ -n "${TORCH_INDEX_URL:-}" ]; then
 elif python -m pip install -q --no-index --no-deps "torch>=2.4" 2>/dev/null; then
     echo "torch from a wheel on this machine's disk"
     # that wheel's own dependencies (filelock, sympy, ...) from the usual indexes
-    python -m pip install -q "torch==$(python -c 'import torch; print(torch.__version__)')"
+    python -m pip install -q "torch==$(python -c 'from importlib.metadata import version; print(version("torch"))')"
 elif [ "$(uname -s)" = "Darwin" ] || (command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1); then
     python -m pip install -q "torch>=2.4"
 else

