@@ -129,9 +129,11 @@ async def test_a_missing_text_error_names_the_section_of_its_text_field(reranker
             "collections": {"doc": {"text_field": "body"}, "notes": {"candidates": 5}},
         },
     )
-    source = r"\[defaults\]: collection 'docs' is not in the config \(configured: doc, notes; did you mean"
+    source = (
+        r"\[defaults\]: collection 'docs' is not in the config \(configured: doc, notes; did you mean 'doc'"
+    )
     with pytest.raises(
-        vecrank.MissingTextError, match=rf"no text field 'text' \(text settings from {source}\)"
+        vecrank.MissingTextError, match=rf"no text field 'text' \(text settings from {source}"
     ):
         client.query_points("docs", query=[1.0, 0.0], limit=3, rerank_query="dog")
     with pytest.raises(
