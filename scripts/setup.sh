@@ -34,7 +34,7 @@ else
     echo "no NVIDIA GPU found: installing the CPU build of torch"
     python -m pip install -q "torch>=2.4" --index-url https://download.pytorch.org/whl/cpu
 fi
-python -c 'import torch; print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")'
+python -W ignore -c 'import torch; print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")'
 
 python -m pip install -q -e ".[$EXTRAS]"
 echo "installed vecrank[$EXTRAS] into .venv (activate it with: source .venv/bin/activate)"
