@@ -102,7 +102,7 @@ def measure(queries: int, warmup: int, folder: Path) -> dict[str, Any]:
     )
     client = vecrank.wrap(raw, config={"defaults": {"model": str(model), "candidates": CANDIDATES}})
     engine = vecrank.get_reranker(str(model))  # the adapter's own (shared) engine
-    settings = client.pipeline.settings("passages")
+    settings = client.vecrank_pipeline.settings("passages")
     engine_predict, raw_query = Stopwatch(engine.predict), Stopwatch(raw.query_points)
 
     def wrapped(vector: list[float], question: str) -> dict[str, float]:

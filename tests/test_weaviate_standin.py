@@ -221,21 +221,36 @@ def test_named_vectors(standin: WeaviateStandIn) -> None:
             multi.query.near_vector([1.0, 0.0])
 
 
-@pytest.mark.parametrize(
-    ("option", "message"),
-    [
-        ({"rerank": Rerank(prop="title", query="cats")}, "no reranker module"),
-        ({"group_by": GroupBy(prop="category", number_of_groups=2, objects_per_group=1)}, "group_by"),
-    ],
-)
-def test_unsupported_requests_fail_clearly(articles, standin, option, message) -> None:
+def test_group_by_groups_ranked_hits_by_property_value(articles) -> None:
+    """Groups in the order of their best hit, each with its best objects, as Weaviate answers."""
+    group_by = GroupBy(prop="category", number_of_groups=2, objects_per_group=2)
+    result = articles.query.near_vector(
+        [0.0, 1.0, 0.0], group_by=group_by, return_properties=["title"], return_metadata=["distance"]
+    )
+    assert list(result.groups) == ["finance", "pets"]
+    finance, pets = result.groups["finance"], result.groups["pets"]
+    assert [o.properties["title"] for o in finance.objects] == [
+        "stock markets fall",
+        "cats on the stock exchange",
+    ]
+    assert [o.properties["title"] for o in pets.objects] == ["dogs bark at cats", "cats purr and sleep"]
+    assert finance.number_of_objects == 2 and all(o.belongs_to_group == "finance" for o in finance.objects)
+    assert finance.min_distance == pytest.approx(0.0, abs=1e-6)
+    assert finance.max_distance == pytest.approx(finance.objects[1].metadata.distance)
+    assert pets.min_distance == pytest.approx(pets.objects[0].metadata.distance)
+    assert [o.uuid for o in result.objects] == [o.uuid for g in (finance, pets) for o in g.objects]
+    one = GroupBy(prop="category", number_of_groups=1, objects_per_group=1)
+    only = articles.query.near_vector([1.0, 0.0, 0.0], group_by=one, return_properties=["title"])
+    assert list(only.groups) == ["pets"] and only.objects[0].properties["title"] == "cats purr and sleep"
+
+
+def test_unsupported_requests_fail_clearly(articles, standin) -> None:
     seen = len(standin.requests)
-    with pytest.raises(WeaviateQueryError, match=message):
-        articles.query.near_vector([1.0, 0.0, 0.0], limit=2, **option)
+    with pytest.raises(WeaviateQueryError, match="no reranker module"):
+        articles.query.near_vector([1.0, 0.0, 0.0], limit=2, rerank=Rerank(prop="title", query="cats"))
     assert len(standin.requests) == seen + 1
-    if "rerank" in option:
-        assert standin.last_request.rerank.property == "title"
-        assert standin.last_request.rerank.query == "cats"
+    assert standin.last_request.rerank.property == "title"
+    assert standin.last_request.rerank.query == "cats"
 
 
 async def test_async_client(standin: WeaviateStandIn) -> None:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from .config import CollectionConfig, VecrankConfig, load_config
 from .errors import (
     ConfigError,
-    GroupByNotSupportedError,
     MissingTextError,
     ModelError,
     PluginError,
@@ -19,6 +18,7 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .adapters import wrap
+    from .adapters.instrument import instrument, uninstrument
     from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
 
 __version__ = "0.1.0"
@@ -27,6 +27,8 @@ __version__ = "0.1.0"
 # `import vecrank` and `vecrank --version` stay fast.
 _LAZY = {
     "wrap": "vecrank.adapters",
+    "instrument": "vecrank.adapters.instrument",
+    "uninstrument": "vecrank.adapters.instrument",
     "MODEL_ALIASES": "vecrank.core",
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
@@ -44,7 +46,6 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
-    "GroupByNotSupportedError",
     "MissingTextError",
     "ModelError",
     "PluginError",
@@ -54,6 +55,8 @@ __all__ = [
     "__version__",
     "get_reranker",
     "hookimpl",
+    "instrument",
     "load_config",
+    "uninstrument",
     "wrap",
 ]

@@ -7,6 +7,10 @@ model = "ettin-17m"
 model = "ettin-150m"
 candidates = 50
 text_field = "body"
+
+[collections.faq]                       # a cascade: 17m reads 200 hits, 1b the best 30
+candidates = 200
+stages = [{model = "ettin-17m", keep = 30}, {model = "ettin-1b"}]
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -29,12 +33,43 @@ else:  # pragma: no cover
 ENV_VAR = "VECRANK_CONFIG"
 
 
+class Stage(BaseModel):
+    """One stage of a cascade: a model, and how many of its best hits go on to the next stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    keep: int | None = Field(None, ge=1, description="hits passed on to the next stage (all but the last)")
+    max_length: int | None = Field(None, ge=1, description="tokens per pair in this stage")
+
+
+class RemoteConfig(BaseModel):
+    """How to call a reranking service when ``model`` is its URL (``[collections.<name>.remote]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: Literal["vecrank", "tei", "cohere", "jina"] = "vecrank"
+    model: str | None = Field(None, description="model name sent to the service (vecrank, Cohere, Jina)")
+    api_key_env: str | None = Field(
+        None, description="environment variable holding the API key; default per protocol"
+    )
+    timeout: float = Field(10.0, gt=0, description="seconds to wait for one HTTP request")
+    retries: int = Field(3, ge=0, le=10, description="retries on 429, 503 and refused connections")
+    backoff: float = Field(0.25, ge=0, description="seconds before the first retry, doubled after each")
+    max_retry_wait: float = Field(10.0, ge=0, description="longest wait for one retry (Retry-After)")
+    max_documents: int | None = Field(
+        None, ge=1, description="documents per request, larger ones are split; default per protocol"
+    )
+
+
 class CollectionConfig(BaseModel):
     """How one collection's results are reranked."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    enabled: bool = Field(
+        True, description="false: never rerank; in [defaults], true: rerank every collection's text searches"
+    )
     model: str = "ettin-17m"
     candidates: int | None = Field(
         None, ge=1, description="hits to over-fetch; default candidates_factor x (offset + limit)"
@@ -57,6 +92,57 @@ class CollectionConfig(BaseModel):
     device: str | None = None
     dtype: str | None = None
     trust_remote_code: bool = False
+    remote: RemoteConfig = RemoteConfig()
+    stages: tuple[Stage, ...] | None = Field(
+        None, description="a cascade instead of one model: each stage reranks the hits the one before kept"
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _check_stages(cls, stages: tuple[Stage, ...] | None) -> tuple[Stage, ...] | None:
+        if stages is None:
+            return None
+        if len(stages) < 2:
+            raise ValueError("a cascade needs at least two stages (for one model, set `model`)")
+        *passing, last = stages
+        for number, stage in enumerate(passing, start=1):
+            if stage.keep is None:
+                raise ValueError(
+                    f"stage {number} ({stage.model!r}) needs `keep`: "
+                    f"how many hits go on to stage {number + 1}"
+                )
+        if last.keep is not None:
+            raise ValueError(f"the last stage ({last.model!r}) orders every hit it gets: remove its `keep`")
+        for number, (before, stage) in enumerate(zip(passing, passing[1:]), start=2):
+            if stage.keep >= before.keep:
+                raise ValueError(
+                    f"stage {number} ({stage.model!r}) keeps {stage.keep} of the {before.keep} hits it gets: "
+                    "`keep` must shrink from stage to stage"
+                )
+        return stages
+
+    @model_validator(mode="after")
+    def _model_or_stages(self) -> CollectionConfig:
+        if self.stages is not None and "model" in self.model_fields_set:
+            raise ValueError("set either `model` or `stages`, not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The model's name, or the cascade's as ``vecrank eval`` takes it: ``ettin-17m@30>ettin-1b``."""
+        if self.stages is None:
+            return self.model
+        return ">".join(f"{s.model}@{s.keep}" if s.keep else s.model for s in self.stages)
+
+    def stage_settings(self) -> list[tuple[CollectionConfig, int | None]]:
+        """Each stage's settings (one model each) and its ``keep``; one model is a one-stage cascade."""
+        if self.stages is None:
+            return [(self, None)]
+        settings = []
+        for stage in self.stages:
+            update = {"model": stage.model, "stages": None, "max_length": stage.max_length or self.max_length}
+            settings.append((self.model_copy(update=update), stage.keep))
+        return settings
 
     def candidate_count(self, wanted: int) -> int:
         """How many hits to fetch from the database for ``wanted`` = offset + limit."""
@@ -65,6 +151,55 @@ class CollectionConfig(BaseModel):
 
 
 _FIELDS = set(CollectionConfig.model_fields)
+
+
+class RayDeployment(BaseModel):
+    """How ``vecrank serve --ray`` deploys one model: a fixed replica count or autoscaling bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_replicas: int = Field(1, ge=1, description="replicas when not autoscaling")
+    min_replicas: int | None = Field(None, ge=0, description="autoscaling lower bound (with max_replicas)")
+    max_replicas: int | None = Field(None, ge=1, description="autoscaling upper bound; enables autoscaling")
+    target_ongoing_requests: float = Field(16, gt=0, description="requests per replica autoscaling aims at")
+    num_gpus: float = Field(0, ge=0, description="GPUs per replica; fractions share one GPU")
+    num_cpus: float = Field(1, ge=0, description="CPUs per replica")
+    max_ongoing_requests: int = Field(
+        64, ge=1, description="requests one replica takes at once; its micro-batcher merges them"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> RayDeployment:
+        low, high = self.min_replicas, self.max_replicas
+        if low is not None and high is None:
+            raise ValueError("min_replicas needs max_replicas (autoscaling bounds)")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_replicas ({low}) is larger than max_replicas ({high})")
+        return self
+
+
+class RayConfig(BaseModel):
+    """``[ray.defaults]`` for every model, ``[ray.models."<model>"]`` overrides per model name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: RayDeployment = RayDeployment()
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    ingress_replicas: int = Field(1, ge=1, description="replicas of the HTTP ingress")
+    ingress_cpus: float = Field(1, ge=0, description="CPUs per ingress replica")
+
+    def for_model(self, name: str) -> RayDeployment:
+        """The deployment of model ``name``: its overrides over the defaults."""
+        overrides = self.models.get(name, {})
+        try:
+            return RayDeployment(**{**self.defaults.model_dump(exclude_unset=True), **overrides})
+        except ValidationError as error:
+            raise ConfigError(f"[ray.models.{name!r}]: {_describe(error)}") from None
+
+
+def is_remote_model(name: str) -> bool:
+    """Whether a model name is the URL of a reranking service rather than a local model."""
+    return name.startswith(("http://", "https://"))
 
 
 class VecrankConfig(BaseModel):
@@ -77,6 +212,18 @@ class VecrankConfig(BaseModel):
     strict_collections: bool = Field(
         False, description="reject collections that are not listed instead of using defaults"
     )
+    ray: RayConfig = RayConfig()
+
+    def enables(self, name: str) -> bool:
+        """Whether searches on ``name`` are reranked by their own text, unasked.
+
+        True for a collection listed under ``[collections]`` (unless ``enabled = false``), or for every
+        collection when ``[defaults]`` sets ``enabled = true``. Otherwise only calls that ask
+        (``rerank_query=``, ``Rerank(...)``) are reranked.
+        """
+        if name in self.collections:
+            return self.for_collection(name).enabled
+        return "enabled" in self.defaults.model_fields_set and self.defaults.enabled
 
     def for_collection(self, name: str) -> CollectionConfig:
         """Settings for ``name``: its overrides over the defaults."""
@@ -91,16 +238,43 @@ class VecrankConfig(BaseModel):
             raise ConfigError(
                 f"collection {name!r}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(_FIELDS))})"
             )
+        base = self.defaults.model_dump(exclude_unset=True)
+        # A collection's `model` replaces a default cascade, and its `stages` a default model.
+        base.pop("stages" if "model" in overrides else "model" if "stages" in overrides else "", None)
         try:
-            return CollectionConfig(**{**self.defaults.model_dump(exclude_unset=True), **overrides})
+            return CollectionConfig(**{**base, **overrides})
         except ValidationError as error:
             raise ConfigError(f"collection {name!r}: {_describe(error)}") from None
 
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "value_error":  # our own checks say what they got
+        return f"key {'.'.join(map(str, first['loc']))!r}: {message}" if first["loc"] else message
     key = ".".join(str(part) for part in first["loc"]) or "value"
-    return f"key {key!r}: {first['msg']} (got {first.get('input')!r})"
+    return f"key {key!r}: {message} (got {first.get('input')!r})"
+
+
+def reranker_settings(name: str) -> dict[str, Any]:
+    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``.
+
+    ``ettin-17m@30>ettin-1b``: ettin-17m scores every candidate and keeps its best 30, which
+    ettin-1b then orders.
+    """
+    if ">" not in name:
+        return {"model": name}
+    stages = []
+    for part in name.split(">"):
+        model, sep, keep = part.strip().rpartition("@")
+        if not sep:
+            model, keep = part.strip(), ""
+        if not model or (sep and not keep.isdigit()):
+            raise ConfigError(
+                f"cascade {name!r}: write each stage as MODEL@KEEP and the last as MODEL, e.g. a@30>b"
+            )
+        stages.append({"model": model, "keep": int(keep)} if keep else {"model": model})
+    return {"stages": stages}
 
 
 def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:
@@ -131,7 +305,7 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     unknown = sorted(set(data) - set(VecrankConfig.model_fields))
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults] and [collections.<name>])"
+            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults], [collections.<name>] and [ray])"
         )
     defaults = data.get("defaults", {})
     if isinstance(defaults, Mapping):
@@ -145,6 +319,8 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     try:
         for name in config.collections:
             config.for_collection(name)
+        for name in config.ray.models:
+            config.ray.for_model(name)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
     check_models(config, origin)
@@ -158,7 +334,9 @@ def check_models(config: VecrankConfig, origin: str) -> None:
     sections = {"[defaults]": config.defaults}
     sections.update({f"collection {name!r}": config.for_collection(name) for name in config.collections})
     for section, settings in sections.items():
-        try:
-            check_model_name(settings.model)
-        except ConfigError as error:
-            raise ConfigError(f"{origin}: {section}: key 'model': {error}") from None
+        key = "model" if settings.stages is None else "stages"
+        for stage, _ in settings.stage_settings():
+            try:
+                check_model_name(stage.model)
+            except ConfigError as error:
+                raise ConfigError(f"{origin}: {section}: key {key!r}: {error}") from None

@@ -43,6 +43,3 @@ class MissingTextError(RerankError):
         self.hit_id = hit_id
         self.field = field
 
-
-class GroupByNotSupportedError(VecrankError, NotImplementedError):
-    """vecrank does not rerank Weaviate ``group_by`` queries (use the unwrapped collection)."""

@@ -23,6 +23,11 @@ def vecrank_rerank(collection, pairs, config):
     """Return one score per (query, text) pair, in order, or None to leave it to the next plugin."""
 
 
+@hookspec(firstresult=True)
+def vecrank_arerank(collection, pairs, config):
+    """Return an awaitable of one score per pair for async callers, or None to use ``vecrank_rerank``."""
+
+
 @hookspec
 def vecrank_after_rerank(collection, query, candidates, config):
     """Post-process one query's scored candidates in place: normalise, fuse, filter, log."""

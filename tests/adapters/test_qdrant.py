@@ -146,8 +146,9 @@ class Backend:
     model: str
 
     def wrap(self, collections: dict[str, dict] | None = None, **defaults: Any) -> Any:
-        config = {"defaults": {"model": self.model, **defaults}, "collections": collections or {}}
-        return vecrank.wrap(self.raw, config=config)
+        """The client wrapped with every collection enabled (text queries reranked unasked)."""
+        defaults = {"model": self.model, "enabled": True, **defaults}
+        return vecrank.wrap(self.raw, config={"defaults": defaults, "collections": collections or {}})
 
 
 @pytest.fixture(params=BACKENDS)
@@ -212,7 +213,7 @@ async def test_wrap_returns_the_matching_twin(backend: Backend) -> None:
     client = backend.wrap()
     twin = AsyncRerankingQdrantClient if isinstance(backend.raw, AsyncQdrantClient) else RerankingQdrantClient
     assert type(client) is twin
-    assert client.client is backend.raw
+    assert client.__wrapped__ is backend.raw
 
 
 async def test_query_points_equals_manual_rerank(backend: Backend, engine) -> None:

@@ -33,7 +33,7 @@ from vecrank.adapters.weaviate import (
     AsyncRerankingCollection,
     AsyncRerankingQuery,
     AsyncRerankingWeaviateClient,
-    GroupByNotSupportedError,
+    RerankedGroupByMetadata,
     RerankingCollection,
     RerankingQuery,
     RerankingWeaviateClient,
@@ -124,8 +124,9 @@ class Backend:
         return isinstance(self.raw, WeaviateAsyncClient)
 
     def wrap(self, collections: dict[str, dict] | None = None, **defaults: Any) -> Any:
-        config = {"defaults": {"model": self.model, **defaults}, "collections": collections or {}}
-        return vecrank.wrap(self.raw, config=config)
+        """The client wrapped with every collection enabled (text searches reranked unasked)."""
+        defaults = {"model": self.model, "enabled": True, **defaults}
+        return vecrank.wrap(self.raw, config={"defaults": defaults, "collections": collections or {}})
 
     def collection(self, name: str = "Docs", collections: dict | None = None, **defaults: Any) -> Any:
         """A reranking collection, configured by ``collections`` over ``defaults``."""
@@ -173,7 +174,7 @@ def other_metadata(obj: Object) -> MetadataReturn:
 async def test_wrap_returns_the_matching_twins(backend: Backend) -> None:
     client = backend.wrap()
     assert type(client) is (AsyncRerankingWeaviateClient if backend.is_async else RerankingWeaviateClient)
-    assert client.client is backend.raw
+    assert client.__wrapped__ is backend.raw
     for docs in (client.collections.get("Docs"), client.collections.use("docs")):
         assert type(docs) is (AsyncRerankingCollection if backend.is_async else RerankingCollection)
         assert type(docs.query) is (AsyncRerankingQuery if backend.is_async else RerankingQuery)
@@ -443,26 +444,59 @@ async def test_passthrough_returns_the_server_order_with_a_warning(
     assert all("'Docs'" in w and "engine out of memory" in w and "database order" in w for w in warnings)
 
 
-async def test_group_by_is_not_reranked(backend: Backend, standin: WeaviateStandIn) -> None:
-    """A grouped query that would be reranked raises; one without text goes to the server as usual."""
+async def test_group_by_reranks_inside_groups_and_orders_groups_by_best_hit(
+    backend: Backend, engine, standin: WeaviateStandIn
+) -> None:
+    """As ``query_points_groups``: number_of_groups over-fetched, groups cut back after the rerank."""
+    docs = backend.collection()
+    group_by = GroupBy(prop="group", number_of_groups=2, objects_per_group=3)
+    result = await resolve(docs.query.near_text(TEXT, group_by=group_by, return_metadata=["distance"]))
+    assert standin.last_request.group_by.number_of_groups == 8
+    wider = GroupBy(prop="group", number_of_groups=8, objects_per_group=3)
+    raw = await resolve(
+        backend.unwrapped().query.near_text(TEXT, group_by=wider, return_metadata=["distance"])
+    )
+    assert len(raw.groups) == 4
+    ranked = manual_rerank(engine, TEXT, raw.objects)
+    expected: dict[str, list[tuple[Object, float]]] = {}
+    for obj, score in ranked:
+        expected.setdefault(obj.belongs_to_group, []).append((obj, score))
+    expected = dict(list(expected.items())[:2])
+    assert list(result.groups) == list(expected)
+    for name, group in result.groups.items():
+        assert_reranked(group.objects, expected[name])
+        assert group.rerank_score == pytest.approx(expected[name][0][1], abs=1e-5)
+        assert group.number_of_objects == raw.groups[name].number_of_objects
+        for obj, (hit, _) in zip(group.objects, expected[name]):
+            assert isinstance(obj.metadata, RerankedGroupByMetadata)
+            assert obj.metadata.distance == hit.metadata.distance
+            assert obj.belongs_to_group == name and obj.properties == hit.properties
+    assert [o.uuid for o in result.objects] == [o.uuid for g in result.groups.values() for o in g.objects]
+    assert type(result) is type(raw)
+
+
+async def test_group_by_without_rerank_text_goes_to_the_server_as_usual(backend: Backend) -> None:
     docs = backend.collection()
     group_by = GroupBy(prop="group", number_of_groups=2, objects_per_group=2)
-    seen = len(standin.requests)
-    with pytest.raises(GroupByNotSupportedError, match="collection 'Docs'.* group_by") as info:
-        await resolve(docs.query.near_text(TEXT, group_by=group_by))
-    assert isinstance(info.value, vecrank.VecrankError) and isinstance(info.value, NotImplementedError)
-    assert len(standin.requests) == seen
-    with pytest.raises(WeaviateQueryError, match="does not support group_by"):  # the stand-in's answer
-        await resolve(docs.query.near_vector(QUERY, group_by=group_by))
-    assert standin.last_request.HasField("group_by")
+    with registered(EngineCalls(), "test-engine-calls") as calls:
+        result = await resolve(docs.query.near_vector(QUERY, group_by=group_by))
+    assert calls.pairs == []
+    plain = await resolve(backend.unwrapped().query.near_vector(QUERY, group_by=group_by))
+    assert result == plain
 
 
 async def test_unknown_collection_with_strict_config(backend: Backend) -> None:
     config = {"defaults": {"model": backend.model}, "collections": {"docs": {}}, "strict_collections": True}
     client = vecrank.wrap(backend.raw, config=config)
     await resolve(client.collections.get("Docs").query.near_text(TEXT, limit=2))
+    named = client.collections.get("named")
+    unasked = await resolve(named.query.near_text(TEXT, limit=2, target_vector="title"))
+    plain = await resolve(
+        backend.raw.collections.get("Named").query.near_text(TEXT, limit=2, target_vector="title")
+    )
+    assert [o.uuid for o in unasked.objects] == [o.uuid for o in plain.objects]
     with pytest.raises(vecrank.ConfigError, match="collection 'Named' is not configured"):
-        await resolve(client.collections.get("named").query.near_text(TEXT, limit=2))
+        await resolve(named.query.near_text(TEXT, limit=2, target_vector="title", rerank=Rerank(prop="text")))
 
 
 async def test_config_keys_match_collection_names_as_weaviate_does(
@@ -547,7 +581,7 @@ async def test_other_methods_work_through_the_wrapper(backend: Backend, request)
 
 
 async def test_context_managers(standin: WeaviateStandIn, tiny_bert: Path) -> None:
-    config = {"defaults": {"model": str(tiny_bert)}}
+    config = {"defaults": {"model": str(tiny_bert)}, "collections": {"Docs": {}}}
     with vecrank.wrap(weaviate.connect_to_custom(**standin.connection_kwargs), config=config) as client:
         assert isinstance(client, RerankingWeaviateClient) and client.is_connected()
         docs = client.collections.get("Docs")

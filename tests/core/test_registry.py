@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import vecrank
-from vecrank.core.registry import hub_reachable, is_url, resolve_model
+from vecrank.config import is_remote_model
+from vecrank.core.registry import hub_reachable, resolve_model
 from vecrank.errors import ModelError
 
 
@@ -47,9 +48,12 @@ def test_the_engine_points_plugin_names_to_their_plugin():
         vecrank.CrossEncoderReranker("minilm-bi")
 
 
-def test_urls_are_remote_rerankers():
-    assert is_url("http://127.0.0.1:8080") and is_url("HTTPS://rerank.example/v1")
-    assert not is_url("cross-encoder/x")
+def test_urls_are_remote_rerankers_and_valid_names():
+    from vecrank.plugins import check_model_name
+
+    assert is_remote_model("http://127.0.0.1:8080") and is_remote_model("https://rerank.example/v1")
+    assert not is_remote_model("cross-encoder/x")
+    check_model_name("https://rerank.example/v1")
 
 
 def test_offline_a_model_not_on_this_machine_fails_at_once_and_says_how_to_get_it(monkeypatch):

@@ -34,7 +34,8 @@ def test_weaviate_module_probes_and_meta(client: httpx.Client) -> None:
     meta = client.get("/meta").json()
     assert meta["model"]["model_type"] == "bert"
     assert meta["model"]["id2label"] == {"0": "LABEL_0"}
-    assert meta["vecrank"]["models"]["default"] == meta["vecrank"]["models"]["tiny"]
+    assert meta["vecrank"]["models"] == ["tiny", "rerank-v3.5", "default"]
+    assert "_name_or_path" not in meta["model"]
 
 
 def test_weaviate_module_rerank_keeps_document_order(client: httpx.Client, expected: dict) -> None:

@@ -77,9 +77,12 @@ def test_config_file_and_cli_arguments(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_model_arguments_alone(tmp_path: Path) -> None:
-    folder = str(tmp_path)
-    settings = settings_from_args(parse("--model", folder, "--model", "fast=ettin-17m", "--api-key", "k"))
-    assert settings.models == {folder: folder, "fast": "ettin-17m"}
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    settings = settings_from_args(
+        parse("--model", str(folder), "--model", "fast=ettin-17m", "--api-key", "k")
+    )
+    assert settings.models == {"tiny": str(folder), "fast": "ettin-17m"}  # served by name, not path
     assert settings.max_documents == 10_000 and settings.host == "127.0.0.1"
     assert settings.api_key.get_secret_value() == "k"
 

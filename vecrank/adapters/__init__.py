@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar
 
 from ..config import VecrankConfig, load_config
 from .pipeline import RerankPipeline, RerankRequest
 
 __all__ = ["RerankPipeline", "RerankRequest", "wrap"]
 
+Client = TypeVar("Client")
 
-def wrap(client: Any, config: str | os.PathLike | Mapping | VecrankConfig | None = None) -> Any:
+
+def wrap(client: Client, config: str | os.PathLike | Mapping | VecrankConfig | None = None) -> Client:
     """Return ``client`` with reranked searches: a Qdrant or Weaviate v4 client, sync or async.
 
-    ``config`` is a TOML path, a dict, a :class:`VecrankConfig`, or None for
-    ``$VECRANK_CONFIG`` (or the defaults).
+    The result passes for ``client`` (``isinstance``, attributes, signatures, context managers);
+    ``config`` is a TOML path, a dict, a :class:`VecrankConfig`, or None for ``$VECRANK_CONFIG``
+    (or the defaults: only calls that pass ``rerank_query=`` or ``Rerank(...)`` are reranked).
     """
     pipeline = RerankPipeline(load_config(config))
     module = type(client).__module__
@@ -26,9 +29,9 @@ def wrap(client: Any, config: str | os.PathLike | Mapping | VecrankConfig | None
         from .qdrant import AsyncRerankingQdrantClient, RerankingQdrantClient
 
         if isinstance(client, QdrantClient):
-            return RerankingQdrantClient(client, pipeline)
+            return RerankingQdrantClient(client, pipeline)  # type: ignore[return-value]
         if isinstance(client, AsyncQdrantClient):
-            return AsyncRerankingQdrantClient(client, pipeline)
+            return AsyncRerankingQdrantClient(client, pipeline)  # type: ignore[return-value]
     if module.startswith("weaviate"):
         from .weaviate import wrap_weaviate
 

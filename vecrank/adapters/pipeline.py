@@ -1,4 +1,4 @@
-"""What every adapter shares, with no I/O: over-fetch, text extraction, hook calls, error policy.
+"""What every adapter shares, with no I/O: over-fetch, text extraction, cascades, hook calls, errors.
 
 An adapter turns its client's hits into :class:`Candidate` objects, calls
 :meth:`RerankPipeline.rerank` (or ``arerank``), and turns the reordered candidates back
@@ -13,11 +13,13 @@ import difflib
 import logging
 import math
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..candidate import Candidate
+from ..cascade import Staged, arun_cascade, run_cascade
 from ..config import CollectionConfig, VecrankConfig, load_config
 from ..errors import MissingTextError, RerankError, VecrankError
 from ..plugins import call_hook
@@ -116,45 +118,87 @@ class RerankPipeline:
         names = [name for _, name, _, _ in string.Formatter().parse(config.template) if name]
         return list(dict.fromkeys(name.split(".")[0].split("[")[0] for name in names))
 
+    def rerank_text(self, collection: str, asked: str | None, own: str | None) -> str | None:
+        """The text to rerank one query by (None: pass it through).
+
+        ``asked`` is the text the call asks with (``rerank_query=``, ``Rerank(...)``); ``own`` is the
+        search's own text (a ``Document``, ``near_text``, ``hybrid``, ``bm25``), used only where the
+        config enables the collection (see :meth:`VecrankConfig.enables`).
+        """
+        if asked:
+            return asked
+        if own and self.config.enables(collection):
+            return own
+        return None
+
     def should_rerank(self, collection: str, queries: Sequence[str | None]) -> bool:
-        """Whether to intercept: the collection is enabled and some query has text."""
-        if not self.settings(collection).enabled:
-            return False
+        """Whether to intercept: some query has a rerank text and the collection is not disabled.
+
+        Settings are read only then, so strict mode rejects only calls that would rerank.
+        """
         if not any(queries):
             if collection not in self._warned_no_text:
                 self._warned_no_text.add(collection)
-                logger.info("collection %r: query without text, results pass through unchanged", collection)
+                logger.info(
+                    "collection %r: no rerank text (pass rerank_query= or Rerank(...), or enable the "
+                    "collection in the config); results pass through unchanged",
+                    collection,
+                )
             return False
-        return True
+        return self.settings(collection).enabled
 
     def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
-        """Each request's candidates in the new order (all queries scored in one engine call)."""
-        config = self.settings(collection)
-        scored = [self._texts(collection, request, config) for request in requests]
-        pairs = [
-            (request.query, candidate.text)
-            for request, usable in zip(requests, scored)
-            for candidate in usable
-        ]
+        """Each request's candidates in the new order (each stage scores all queries in one call)."""
+        config, scored, stages = self._prepare(collection, requests)
+        score = [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages]
         try:
-            scores = self._scores(collection, pairs, config)
+            staged = run_cascade(*_inputs(requests, scored), score)
         except RerankError as error:
-            if config.on_error != "passthrough":
-                raise
-            logger.warning("collection %r: %s; returning the database order", collection, error)
-            return [_database_order(request.candidates) for request in requests]
-        results = []
-        position = 0
-        for request, usable in zip(requests, scored):
-            for candidate in usable:
-                candidate.raw_score = candidate.score = float(scores[position])
-                position += 1
-            results.append(self._finish(collection, request, usable, config))
-        return results
+            return self._passthrough(collection, requests, config, error)
+        return self._apply(collection, requests, scored, staged, stages)
 
     async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
-        """:meth:`rerank` on a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.rerank, collection, requests)
+        """:meth:`rerank` for async callers: an async scorer is awaited, a sync one runs on a thread."""
+        config, scored, stages = self._prepare(collection, requests)
+        score = [(partial(self._ascores, collection, config=stage), keep) for stage, keep in stages]
+        try:
+            staged = await arun_cascade(*_inputs(requests, scored), score)
+        except RerankError as error:
+            return self._passthrough(collection, requests, config, error)
+        return self._apply(collection, requests, scored, staged, stages)
+
+    def _prepare(
+        self, collection: str, requests: Sequence[RerankRequest]
+    ) -> tuple[CollectionConfig, list[list[Candidate]], list[tuple[CollectionConfig, int | None]]]:
+        """The settings, each request's scorable candidates, and the stages (one for one model)."""
+        config = self.settings(collection)
+        scored = [self._texts(collection, request, config) for request in requests]
+        return config, scored, config.stage_settings()
+
+    def _passthrough(
+        self, collection: str, requests: Sequence[RerankRequest], config: CollectionConfig, error: RerankError
+    ) -> list[list[Candidate]]:
+        if config.on_error != "passthrough":
+            raise error
+        logger.warning("collection %r: %s; returning the database order", collection, error)
+        return [_database_order(request.candidates) for request in requests]
+
+    def _apply(
+        self,
+        collection: str,
+        requests: Sequence[RerankRequest],
+        scored: list[list[Candidate]],
+        staged: list[list[Staged]],
+        stages: list[tuple[CollectionConfig, int | None]],
+    ) -> list[list[Candidate]]:
+        results = []
+        for request, usable, outcome in zip(requests, scored, staged):
+            groups: list[list[Candidate]] = [[] for _ in stages]
+            for candidate, result in zip(usable, outcome):
+                candidate.raw_score = candidate.score = result.score
+                groups[result.stage].append(candidate)
+            results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
+        return results
 
     def _texts(self, collection: str, request: RerankRequest, config: CollectionConfig) -> list[Candidate]:
         """Set each candidate's text; return those that can be scored."""
@@ -188,35 +232,83 @@ class RerankPipeline:
             return []
         try:
             scores = call_hook("vecrank_rerank", collection=collection, pairs=pairs, config=config)
-        except VecrankError as error:
-            if isinstance(error, RerankError):
-                raise
-            raise RerankError(f"collection {collection!r}: reranking failed: {error}") from error
         except Exception as error:
-            reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
-            raise RerankError(f"collection {collection!r}: {reason}") from error
-        if scores is None or len(scores) != len(pairs):
-            got = "no scores" if scores is None else f"{len(scores)} scores"
-            raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")
-        bad = [s for s in scores if not math.isfinite(float(s))]
-        if bad:
-            raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
-        return scores
+            raise _rerank_error(collection, config, error) from error
+        return _checked(collection, pairs, scores)
+
+    async def _ascores(
+        self, collection: str, pairs: list[tuple[str, str]], config: CollectionConfig
+    ) -> list[float]:
+        if not pairs:
+            return []
+        try:
+            pending = call_hook("vecrank_arerank", collection=collection, pairs=pairs, config=config)
+            if pending is not None:
+                scores = await pending
+            else:
+                scores = await asyncio.to_thread(
+                    call_hook, "vecrank_rerank", collection=collection, pairs=pairs, config=config
+                )
+        except Exception as error:
+            raise _rerank_error(collection, config, error) from error
+        return _checked(collection, pairs, scores)
 
     def _finish(
-        self, collection: str, request: RerankRequest, usable: list[Candidate], config: CollectionConfig
+        self,
+        collection: str,
+        request: RerankRequest,
+        groups: list[list[Candidate]],
+        stages: list[CollectionConfig],
     ) -> list[Candidate]:
-        """Post-process, sort by score, and put hits without text last in database order."""
+        """Post-process and sort each stage's hits (the last stage's first); hits without text last.
+
+        ``groups`` holds the hits each stage scored last, in database order; ties keep that order.
+        """
         if not request.query:
             return list(request.candidates)
-        kept = list(usable)
-        call_hook(
-            "vecrank_after_rerank", collection=collection, query=request.query, candidates=kept, config=config
-        )
-        kept.sort(key=lambda c: -c.score)
-        scored_ids = {id(c) for c in usable}
+        scored_ids = {id(c) for group in groups for c in group}  # before min_score drops some
+        ordered = []
+        for number in reversed(range(len(groups))):
+            kept = groups[number]
+            call_hook(
+                "vecrank_after_rerank",
+                collection=collection,
+                query=request.query,
+                candidates=kept,
+                config=stages[number],
+            )
+            kept.sort(key=lambda c: (-c.score, c.position))
+            ordered += kept
         unscored = [c for c in request.candidates if id(c) not in scored_ids]
-        return kept + unscored
+        return ordered + unscored
+
+
+def _inputs(
+    requests: Sequence[RerankRequest], scored: list[list[Candidate]]
+) -> tuple[list[str], list[list[str]]]:
+    """Each request's query and the texts of its scorable candidates."""
+    return [request.query or "" for request in requests], [[c.text for c in usable] for usable in scored]
+
+
+def _rerank_error(collection: str, config: CollectionConfig, error: Exception) -> RerankError:
+    """A scorer's failure as the :class:`RerankError` the error policy acts on."""
+    if isinstance(error, RerankError):
+        return error
+    if isinstance(error, VecrankError):
+        return RerankError(f"collection {collection!r}: reranking failed: {error}")
+    reason = f"reranker {config.model!r} failed: {type(error).__name__}: {error}"
+    return RerankError(f"collection {collection!r}: {reason}")
+
+
+def _checked(collection: str, pairs: list[tuple[str, str]], scores: Any) -> list[float]:
+    """``scores`` if there is one finite score per pair; a RerankError otherwise."""
+    if scores is None or len(scores) != len(pairs):
+        got = "no scores" if scores is None else f"{len(scores)} scores"
+        raise RerankError(f"collection {collection!r}: reranker gave {got} for {len(pairs)} pairs")
+    bad = [s for s in scores if not math.isfinite(float(s))]
+    if bad:
+        raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
+    return scores
 
 
 def _summary(settings: CollectionConfig) -> str:
@@ -230,3 +322,13 @@ def _database_order(candidates: list[Candidate]) -> list[Candidate]:
     for candidate in candidates:
         candidate.raw_score = candidate.score = None
     return sorted(candidates, key=lambda c: c.position)
+
+
+def regroup(
+    ordered: Sequence[Candidate], group_of: Callable[[Candidate], Hashable], limit: int
+) -> list[list[Candidate]]:
+    """Reranked candidates by group: each group's in their new order, groups by their best, ``limit`` kept."""
+    groups: dict[Hashable, list[Candidate]] = {}
+    for candidate in ordered:
+        groups.setdefault(group_of(candidate), []).append(candidate)
+    return list(groups.values())[:limit]

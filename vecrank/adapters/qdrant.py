@@ -1,9 +1,10 @@
 """Qdrant adapter: rerank ``query_points``, ``query_batch_points`` and ``query_points_groups``.
 
-:func:`vecrank.wrap` returns :class:`RerankingQdrantClient` (or the async twin) around a
-``QdrantClient``; every other method is the client's own. Reranked points are
-:class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the reranker's
-(after normalisation) and whose ``vector_score`` keeps the database's.
+:func:`vecrank.wrap` returns :class:`RerankingQdrantClient` (or the async twin), a transparent
+proxy of a ``QdrantClient``; every other method is the client's own. The rerank text is
+``rerank_query=``, or, where the config enables the collection, a ``Document``/``TextQuery``'s.
+Reranked points are :class:`RerankedPoint` objects, a ``ScoredPoint`` whose ``score`` is the
+reranker's (after normalisation) and whose ``vector_score`` keeps the database's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from ..candidate import Candidate
-from .pipeline import RerankPipeline, RerankRequest
+from .pipeline import RerankRequest, regroup
+from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 
 class RerankedPoint(models.ScoredPoint):
@@ -103,49 +105,47 @@ def to_point(candidate: Candidate, payload: PayloadPlan) -> models.ScoredPoint:
     return RerankedPoint(**data, vector_score=point.score, rerank_score=candidate.raw_score)
 
 
-class _QdrantReranking:
+class _QdrantReranking(RerankingProxy):
     """What both twins share: argument rewriting and result rebuilding, no I/O."""
-
-    def __init__(self, client: QdrantClient | AsyncQdrantClient, pipeline: RerankPipeline) -> None:
-        self._client = client
-        self._pipeline = pipeline
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._client!r})"
-
-    @property
-    def client(self) -> QdrantClient | AsyncQdrantClient:
-        """The wrapped client."""
-        return self._client
-
-    @property
-    def pipeline(self) -> RerankPipeline:
-        """The reranking pipeline (its ``config`` holds the per-collection settings)."""
-        return self._pipeline
 
     def _bind(self, method: str, args: tuple, kwargs: dict) -> dict[str, Any]:
         """The call's arguments by name, as the wrapped client's method would see them."""
-        signature = inspect.signature(getattr(type(self._client), method))
-        bound = signature.bind(self._client, *args, **kwargs)
+        signature = inspect.signature(getattr(type(self.__wrapped__), method))
+        bound = signature.bind(self.__wrapped__, *args, **kwargs)
         arguments = dict(bound.arguments)
         arguments.pop("self")
         arguments.update(arguments.pop("kwargs", {}))
         return arguments
 
+    def _text(self, collection: str, rerank_query: str | None, arguments: dict) -> str | None:
+        """The rerank text: ``rerank_query``, else the query's own text where the config enables it."""
+        asked = self._self_pipeline.query_text(rerank_query, "rerank_query")
+        return self._self_pipeline.rerank_text(collection, asked, query_text(arguments.get("query")))
+
+    def _batch_texts(
+        self, collection: str, requests: Sequence[models.QueryRequest], rerank_queries: Sequence | None
+    ) -> list[str | None]:
+        """Each batch request's rerank text: its ``rerank_queries`` entry, else its own text if enabled."""
+        checked = self._self_pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
+        rerank_queries = [None] * len(requests) if checked is None else checked
+        return [
+            self._self_pipeline.rerank_text(collection, asked, query_text(request.query))
+            for asked, request in zip(rerank_queries, requests)
+        ]
+
     def _plan(
         self, collection: str, text: str | None, offset: int | None, limit: int | None, with_payload: Any
     ) -> QueryPlan:
         offset, limit = offset or 0, 10 if limit is None else limit
-        payload = plan_payload(with_payload, self._pipeline.text_fields(collection))
+        payload = plan_payload(with_payload, self._self_pipeline.text_fields(collection))
         return QueryPlan(text, offset, limit, payload)
 
     def _prepare_call(self, method: str, arguments: dict, text: str | None) -> QueryPlan:
         """Rewrite one call's arguments in place: over-fetch, offset 0, the text field fetched."""
         collection = arguments["collection_name"]
-        default_payload = inspect.signature(getattr(type(self._client), method)).parameters["with_payload"]
+        default_payload = inspect.signature(getattr(type(self.__wrapped__), method)).parameters[
+            "with_payload"
+        ]
         plan = self._plan(
             collection,
             text,
@@ -153,7 +153,7 @@ class _QdrantReranking:
             arguments.get("limit"),
             arguments.get("with_payload", default_payload.default),
         )
-        arguments["limit"] = self._pipeline.fetch_limit(collection, plan.offset, plan.limit)
+        arguments["limit"] = self._self_pipeline.fetch_limit(collection, plan.offset, plan.limit)
         arguments.pop("offset", None)
         arguments["with_payload"] = plan.payload.fetch
         return plan
@@ -162,7 +162,7 @@ class _QdrantReranking:
         self, collection: str, request: models.QueryRequest, text: str | None
     ) -> tuple[QueryPlan, models.QueryRequest]:
         plan = self._plan(collection, text, request.offset, request.limit, request.with_payload)
-        limit = self._pipeline.fetch_limit(collection, plan.offset, plan.limit)
+        limit = self._self_pipeline.fetch_limit(collection, plan.offset, plan.limit)
         update = {"limit": limit, "offset": None, "with_payload": plan.payload.fetch}
         return plan, request.model_copy(update=update)
 
@@ -176,12 +176,12 @@ class _QdrantReranking:
     ) -> list[models.PointGroup]:
         """Groups ordered by their best reranked hit, hits reordered inside each group."""
         group_of = {id(hit): group for group in groups for hit in group.hits}
-        new_hits: dict[int, list[models.ScoredPoint]] = {}
-        for candidate in ordered:
-            new_hits.setdefault(id(group_of[id(candidate.hit)]), []).append(to_point(candidate, plan.payload))
-        by_id = {id(group): group for group in groups}
-        result = [by_id[key].model_copy(update={"hits": hits}) for key, hits in new_hits.items()]
-        return result[: plan.limit]
+        return [
+            group_of[id(members[0].hit)].model_copy(
+                update={"hits": [to_point(candidate, plan.payload) for candidate in members]}
+            )
+            for members in regroup(ordered, lambda candidate: id(group_of[id(candidate.hit)]), plan.limit)
+        ]
 
     @staticmethod
     def _with_payloads(points: list[models.ScoredPoint], records: Sequence[models.Record]) -> list:
@@ -189,57 +189,65 @@ class _QdrantReranking:
         return [point.model_copy(update={"payload": payloads.get(point.id)}) for point in points]
 
 
+_RERANK_QUERY = {"rerank_query": (str | None, None)}
+_RERANK_QUERIES = {"rerank_queries": (Sequence[str | None] | None, None)}
+
+
 class RerankingQdrantClient(_QdrantReranking):
     """A ``QdrantClient`` whose query results are reranked; everything else is unchanged."""
 
+    @signature_of(QdrantClient.query_points, **_RERANK_QUERY)
     def query_points(
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.QueryResponse:
-        """``QdrantClient.query_points``, reranked by ``rerank_query`` or the ``Document`` query text."""
+        """vecrank: reranked by ``rerank_query``, or by the ``Document`` text where the config enables it."""
         arguments = self._bind("query_points", args, kwargs)
         collection = arguments["collection_name"]
-        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
-        if not self._pipeline.should_rerank(collection, [text]):
-            return self._client.query_points(**arguments)
+        text = self._text(collection, rerank_query, arguments)
+        if not self._self_pipeline.should_rerank(collection, [text]):
+            return call_plain(self.__wrapped__.query_points, **arguments)
         plan = self._prepare_call("query_points", arguments, text)
-        response = self._client.query_points(**arguments)
-        [ordered] = self._pipeline.rerank(collection, [RerankRequest(text, to_candidates(response.points))])
+        response = call_plain(self.__wrapped__.query_points, **arguments)
+        [ordered] = self._self_pipeline.rerank(
+            collection, [RerankRequest(text, to_candidates(response.points))]
+        )
         points = self._reread(collection, plan, self._cut(plan, ordered))
         return response.model_copy(update={"points": points})
 
+    @signature_of(QdrantClient.query_batch_points, **_RERANK_QUERIES)
     def query_batch_points(
         self, *args: Any, rerank_queries: Sequence[str | None] | None = None, **kwargs: Any
     ) -> list[models.QueryResponse]:
-        """``QdrantClient.query_batch_points``; every query's candidates go to the engine in one call."""
+        """vecrank: each request reranked by its ``rerank_queries`` entry or own text, in one engine call."""
         arguments = self._bind("query_batch_points", args, kwargs)
         collection, requests = arguments["collection_name"], list(arguments["requests"])
-        checked = self._pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
-        texts = batch_texts(requests, checked)
-        if not self._pipeline.should_rerank(collection, texts):
-            return self._client.query_batch_points(**arguments)
+        texts = self._batch_texts(collection, requests, rerank_queries)
+        if not self._self_pipeline.should_rerank(collection, texts):
+            return call_plain(self.__wrapped__.query_batch_points, **arguments)
         prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
         arguments["requests"] = [request for _, request in prepared]
-        responses = self._client.query_batch_points(**arguments)
+        responses = call_plain(self.__wrapped__.query_batch_points, **arguments)
         batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
-        orders = self._pipeline.rerank(collection, batch)
+        orders = self._self_pipeline.rerank(collection, batch)
         return [
             response.model_copy(update={"points": self._reread(collection, plan, self._cut(plan, ordered))})
             for (plan, _), response, ordered in zip(prepared, responses, orders)
         ]
 
+    @signature_of(QdrantClient.query_points_groups, **_RERANK_QUERY)
     def query_points_groups(
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.GroupsResult:
-        """``QdrantClient.query_points_groups``: hits reranked inside groups, groups by best hit."""
+        """vecrank: hits reranked inside groups, groups ordered by their best hit."""
         arguments = self._bind("query_points_groups", args, kwargs)
         collection = arguments["collection_name"]
-        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
-        if not self._pipeline.should_rerank(collection, [text]):
-            return self._client.query_points_groups(**arguments)
+        text = self._text(collection, rerank_query, arguments)
+        if not self._self_pipeline.should_rerank(collection, [text]):
+            return call_plain(self.__wrapped__.query_points_groups, **arguments)
         plan = self._prepare_call("query_points_groups", arguments, text)
-        result = self._client.query_points_groups(**arguments)
+        result = call_plain(self.__wrapped__.query_points_groups, **arguments)
         hits = to_candidates([hit for group in result.groups for hit in group.hits])
-        [ordered] = self._pipeline.rerank(collection, [RerankRequest(text, hits)])
+        [ordered] = self._self_pipeline.rerank(collection, [RerankRequest(text, hits)])
         groups = [
             group.model_copy(update={"hits": self._reread(collection, plan, group.hits)})
             for group in self._regroup(plan, result.groups, ordered)
@@ -250,7 +258,7 @@ class RerankingQdrantClient(_QdrantReranking):
         """Points with exactly the caller's payload selection, where trimming cannot give it."""
         if plan.payload.exact or not points:
             return points
-        records = self._client.retrieve(
+        records = self.__wrapped__.retrieve(
             collection, [p.id for p in points], with_payload=plan.payload.requested
         )
         return self._with_payloads(points, records)
@@ -259,37 +267,38 @@ class RerankingQdrantClient(_QdrantReranking):
 class AsyncRerankingQdrantClient(_QdrantReranking):
     """An ``AsyncQdrantClient`` whose query results are reranked; everything else is unchanged."""
 
+    @signature_of(AsyncQdrantClient.query_points, **_RERANK_QUERY)
     async def query_points(
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.QueryResponse:
-        """``AsyncQdrantClient.query_points``, reranked by ``rerank_query`` or the ``Document`` text."""
+        """vecrank: reranked by ``rerank_query``, or by the ``Document`` text where the config enables it."""
         arguments = self._bind("query_points", args, kwargs)
         collection = arguments["collection_name"]
-        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
-        if not self._pipeline.should_rerank(collection, [text]):
-            return await self._client.query_points(**arguments)
+        text = self._text(collection, rerank_query, arguments)
+        if not self._self_pipeline.should_rerank(collection, [text]):
+            return await acall_plain(self.__wrapped__.query_points, **arguments)
         plan = self._prepare_call("query_points", arguments, text)
-        response = await self._client.query_points(**arguments)
+        response = await acall_plain(self.__wrapped__.query_points, **arguments)
         requests = [RerankRequest(text, to_candidates(response.points))]
-        [ordered] = await self._pipeline.arerank(collection, requests)
+        [ordered] = await self._self_pipeline.arerank(collection, requests)
         points = await self._reread(collection, plan, self._cut(plan, ordered))
         return response.model_copy(update={"points": points})
 
+    @signature_of(AsyncQdrantClient.query_batch_points, **_RERANK_QUERIES)
     async def query_batch_points(
         self, *args: Any, rerank_queries: Sequence[str | None] | None = None, **kwargs: Any
     ) -> list[models.QueryResponse]:
-        """``AsyncQdrantClient.query_batch_points``; all candidates go to the engine in one call."""
+        """vecrank: each request reranked by its ``rerank_queries`` entry or own text, in one engine call."""
         arguments = self._bind("query_batch_points", args, kwargs)
         collection, requests = arguments["collection_name"], list(arguments["requests"])
-        checked = self._pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
-        texts = batch_texts(requests, checked)
-        if not self._pipeline.should_rerank(collection, texts):
-            return await self._client.query_batch_points(**arguments)
+        texts = self._batch_texts(collection, requests, rerank_queries)
+        if not self._self_pipeline.should_rerank(collection, texts):
+            return await acall_plain(self.__wrapped__.query_batch_points, **arguments)
         prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
         arguments["requests"] = [request for _, request in prepared]
-        responses = await self._client.query_batch_points(**arguments)
+        responses = await acall_plain(self.__wrapped__.query_batch_points, **arguments)
         batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
-        orders = await self._pipeline.arerank(collection, batch)
+        orders = await self._self_pipeline.arerank(collection, batch)
         return [
             response.model_copy(
                 update={"points": await self._reread(collection, plan, self._cut(plan, ordered))}
@@ -297,19 +306,20 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
             for (plan, _), response, ordered in zip(prepared, responses, orders)
         ]
 
+    @signature_of(AsyncQdrantClient.query_points_groups, **_RERANK_QUERY)
     async def query_points_groups(
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.GroupsResult:
-        """``AsyncQdrantClient.query_points_groups``: hits reranked inside groups, groups by best hit."""
+        """vecrank: hits reranked inside groups, groups ordered by their best hit."""
         arguments = self._bind("query_points_groups", args, kwargs)
         collection = arguments["collection_name"]
-        text = self._pipeline.query_text(rerank_query, "rerank_query") or query_text(arguments.get("query"))
-        if not self._pipeline.should_rerank(collection, [text]):
-            return await self._client.query_points_groups(**arguments)
+        text = self._text(collection, rerank_query, arguments)
+        if not self._self_pipeline.should_rerank(collection, [text]):
+            return await acall_plain(self.__wrapped__.query_points_groups, **arguments)
         plan = self._prepare_call("query_points_groups", arguments, text)
-        result = await self._client.query_points_groups(**arguments)
+        result = await acall_plain(self.__wrapped__.query_points_groups, **arguments)
         hits = to_candidates([hit for group in result.groups for hit in group.hits])
-        [ordered] = await self._pipeline.arerank(collection, [RerankRequest(text, hits)])
+        [ordered] = await self._self_pipeline.arerank(collection, [RerankRequest(text, hits)])
         groups = [
             group.model_copy(update={"hits": await self._reread(collection, plan, group.hits)})
             for group in self._regroup(plan, result.groups, ordered)
@@ -320,18 +330,7 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         """Points with exactly the caller's payload selection, where trimming cannot give it."""
         if plan.payload.exact or not points:
             return points
-        records = await self._client.retrieve(
+        records = await self.__wrapped__.retrieve(
             collection, [p.id for p in points], with_payload=plan.payload.requested
         )
         return self._with_payloads(points, records)
-
-
-def batch_texts(
-    requests: Sequence[models.QueryRequest], rerank_queries: Sequence[str | None] | None
-) -> list[str | None]:
-    """The rerank text of each batch request: ``rerank_queries`` or each ``Document`` query."""
-    if rerank_queries is None:
-        return [query_text(request.query) for request in requests]
-    if len(rerank_queries) != len(requests):
-        raise ValueError(f"rerank_queries has {len(rerank_queries)} entries for {len(requests)} requests")
-    return [text or query_text(request.query) for text, request in zip(rerank_queries, requests)]

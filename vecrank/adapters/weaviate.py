@@ -6,18 +6,23 @@ whose ``query.near_text``, ``near_vector``, ``near_object``, ``near_image``, ``n
 ``bm25`` and ``fetch_objects`` over-fetch, rerank, then apply ``offset`` / ``limit``. Everything else
 (``.data``, ``.generate``, ``collections.list_all``, ...) is the client's own.
 
-- Query text: the near_text concepts, the hybrid or bm25 query, or ``rerank=Rerank(prop, query)``.
-  vecrank serves ``rerank`` itself (it is never sent to the server): ``prop`` is the text property
-  for that query, ``query`` the text (the search text when None). ``fetch_objects`` takes ``rerank=``
-  too. No text, or a disabled collection: the call goes to the server unchanged.
+- Query text: ``rerank=Rerank(prop, query)``, or, where the config enables the collection, the
+  near_text concepts or the hybrid or bm25 query. vecrank serves ``rerank`` itself (it is never
+  sent to the server): ``prop`` is the text property for that query, ``query`` the text (the search
+  text when None). ``fetch_objects`` takes ``rerank=`` too. No text, or a disabled collection: the
+  call goes to the server unchanged.
 - Results: the client's ``QueryReturn``, objects in the new order, ``metadata.rerank_score`` the
   reranker score (after normalisation and fusion); the server's ``distance`` / ``score`` are kept.
   The text property, and the database score that fusion needs, are fetched when not asked for
   and removed again. ``auto_limit`` (autocut) runs on the server over the over-fetched candidates.
 - Collection names: config keys match names as Weaviate does, first letter in either case
   (``[collections.articles]`` configures ``Articles``); the key as written is the one used.
-- ``group_by``: not reranked. A grouped query that would be reranked raises
-  :class:`GroupByNotSupportedError`; one without query text goes to the server as usual.
+- ``group_by``: hits are reranked inside their groups and groups ordered by their best hit, as
+  ``query_points_groups`` is for Qdrant; ``number_of_groups`` is over-fetched, ``limit`` and
+  ``offset`` go to the server as given. Grouped objects' metadata gains ``rerank_score``
+  (:class:`RerankedGroupByMetadata`), and each ``Group.rerank_score`` is its best hit's score.
+- Every object handed out (client, ``collections``, collection, ``query``) is a transparent proxy
+  of the plain one: ``isinstance``, ``dir``, attributes and signatures are the client's own.
 """
 
 from __future__ import annotations
@@ -32,18 +37,25 @@ from typing import Any, NamedTuple
 
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.query import MetadataQuery, QueryNested, Rerank
-from weaviate.collections.classes.internal import Object, QueryReturn
+from weaviate.collections.classes.internal import GroupByMetadataReturn, GroupByReturn, Object, QueryReturn
+from weaviate.collections.collection import Collection, CollectionAsync
+from weaviate.collections.collections.async_ import _CollectionsAsync
+from weaviate.collections.collections.base import _CollectionsBase
+from weaviate.collections.collections.sync import _Collections
+from weaviate.collections.query import _QueryCollection
 
 from ..candidate import Candidate
-from ..errors import GroupByNotSupportedError
-from .pipeline import RerankPipeline, RerankRequest
+from .pipeline import RerankPipeline, RerankRequest, regroup
+from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 __all__ = [
     "AsyncRerankingCollection",
+    "AsyncRerankingCollections",
     "AsyncRerankingQuery",
     "AsyncRerankingWeaviateClient",
-    "GroupByNotSupportedError",
+    "RerankedGroupByMetadata",
     "RerankingCollection",
+    "RerankingCollections",
     "RerankingQuery",
     "RerankingWeaviateClient",
     "wrap_weaviate",
@@ -135,6 +147,13 @@ def plan_metadata(requested: Any, score_field: str | None) -> tuple[Any, bool]:
 
 
 @dataclass
+class RerankedGroupByMetadata(GroupByMetadataReturn):
+    """A grouped object's metadata after reranking: ``rerank_score`` beside the server's ``distance``."""
+
+    rerank_score: float | None = None
+
+
+@dataclass
 class SearchPlan:
     """One intercepted search: what is sent to Weaviate, and how to rebuild what comes back."""
 
@@ -146,8 +165,9 @@ class SearchPlan:
     properties: PropertiesPlan
     score_field: str | None
     score_added: bool
+    groups: int | None = None  # group_by: the number of groups the caller asked for
 
-    def request(self, result: QueryReturn) -> RerankRequest:
+    def request(self, result: QueryReturn | GroupByReturn) -> RerankRequest:
         """The server's objects as the pipeline's candidates, in server order."""
         candidates = [
             Candidate(
@@ -161,16 +181,26 @@ class SearchPlan:
         ]
         return RerankRequest(self.text, candidates)
 
-    def finish(self, result: QueryReturn, ordered: list[Candidate]) -> QueryReturn:
-        """A copy of ``result`` (its own type) with the reranked objects ``offset``..``offset + limit``."""
-        page = ordered[self.offset : self.offset + self.limit]
+    def finish(self, result: Any, ordered: list[Candidate]) -> Any:
+        """A copy of ``result`` (its own type): objects ``offset``..``offset + limit``, or regrouped."""
         reranked = copy.copy(result)
-        reranked.objects = [self._object(candidate) for candidate in page]
+        if self.groups is None:
+            page = ordered[self.offset : self.offset + self.limit]
+            reranked.objects = [self._object(candidate) for candidate in page]
+            return reranked
+        reranked.groups = {}
+        for members in regroup(ordered, lambda candidate: candidate.hit.belongs_to_group, self.groups):
+            group = result.groups[members[0].hit.belongs_to_group]
+            objects = [self._object(candidate) for candidate in members]
+            reranked.groups[group.name] = dataclasses.replace(
+                group, objects=objects, rerank_score=members[0].score
+            )
+        reranked.objects = [obj for group in reranked.groups.values() for obj in group.objects]
         return reranked
 
     def _database_score(self, obj: Object) -> float | None:
         """The server's score, higher is better (a distance is negated)."""
-        value = getattr(obj.metadata, self.score_field) if self.score_field else None
+        value = getattr(obj.metadata, self.score_field, None) if self.score_field else None
         if value is None:
             return None
         return -value if self.score_field == "distance" else value
@@ -178,57 +208,64 @@ class SearchPlan:
     def _object(self, candidate: Candidate) -> Object:
         """A copy of the hit (copied, not rebuilt: ``near_vector`` gives ``GenerativeObject``s)."""
         obj: Object = copy.copy(candidate.hit)
-        obj.metadata = dataclasses.replace(obj.metadata, rerank_score=candidate.score)
-        if self.score_added:
+        if isinstance(obj.metadata, GroupByMetadataReturn):
+            fields = {f.name: getattr(obj.metadata, f.name) for f in dataclasses.fields(obj.metadata)}
+            obj.metadata = RerankedGroupByMetadata(**fields, rerank_score=candidate.score)
+        else:
+            obj.metadata = dataclasses.replace(obj.metadata, rerank_score=candidate.score)
+        if self.score_added and hasattr(obj.metadata, self.score_field):
             setattr(obj.metadata, self.score_field, None)
         obj.properties = self.properties.trim(obj.properties)
         return obj
 
 
-class _QueryReranking:
-    """What both twins share: the query methods, argument rewriting and result rebuilding, no I/O."""
+_RERANK = {"rerank": (Rerank | None, None)}
 
-    def __init__(self, query: Any, pipeline: RerankPipeline, collection: str) -> None:
-        self._query = query
-        self._pipeline = pipeline
-        self._collection = collection
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._query, name)
+class _QueryReranking(RerankingProxy):
+    """What both twins share: the query methods, argument rewriting and result rebuilding, no I/O.
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._query!r}, collection={self._collection!r})"
+    The proxy's state is the collection's settings key (see :func:`config_key`).
+    """
 
+    @signature_of(_QueryCollection.near_text)
     def near_text(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.near_text``, reranked by its query text (or ``rerank.query``)."""
+        """vecrank: reranked by ``rerank`` or, where the config enables the collection, the query text."""
         return self._search("near_text", args, kwargs)
 
+    @signature_of(_QueryCollection.hybrid)
     def hybrid(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.hybrid``, reranked by its query text (or ``rerank.query``)."""
+        """vecrank: reranked by ``rerank`` or, where the config enables the collection, the query text."""
         return self._search("hybrid", args, kwargs)
 
+    @signature_of(_QueryCollection.bm25)
     def bm25(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.bm25``, reranked by its query text (or ``rerank.query``)."""
+        """vecrank: reranked by ``rerank`` or, where the config enables the collection, the query text."""
         return self._search("bm25", args, kwargs)
 
+    @signature_of(_QueryCollection.near_vector)
     def near_vector(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.near_vector``, reranked when ``rerank=Rerank(prop, query)`` is given."""
+        """vecrank: reranked when ``rerank=Rerank(prop, query)`` is given (served on the client)."""
         return self._search("near_vector", args, kwargs)
 
+    @signature_of(_QueryCollection.near_object)
     def near_object(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.near_object``, reranked when ``rerank=Rerank(prop, query)`` is given."""
+        """vecrank: reranked when ``rerank=Rerank(prop, query)`` is given (served on the client)."""
         return self._search("near_object", args, kwargs)
 
+    @signature_of(_QueryCollection.near_image)
     def near_image(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.near_image``, reranked when ``rerank=Rerank(prop, query)`` is given."""
+        """vecrank: reranked when ``rerank=Rerank(prop, query)`` is given (served on the client)."""
         return self._search("near_image", args, kwargs)
 
+    @signature_of(_QueryCollection.near_media)
     def near_media(self, *args: Any, **kwargs: Any) -> Any:
-        """``query.near_media``, reranked when ``rerank=Rerank(prop, query)`` is given."""
+        """vecrank: reranked when ``rerank=Rerank(prop, query)`` is given (served on the client)."""
         return self._search("near_media", args, kwargs)
 
+    @signature_of(_QueryCollection.fetch_objects, **_RERANK)
     def fetch_objects(self, *args: Any, rerank: Rerank | None = None, **kwargs: Any) -> Any:
-        """``query.fetch_objects``, reranked when ``rerank=Rerank(prop, query)`` is given (vecrank's own)."""
+        """vecrank: reranked when ``rerank=Rerank(prop, query)`` is given (a vecrank keyword here)."""
         return self._search("fetch_objects", args, {**kwargs, "rerank": rerank})
 
     def _search(self, method: str, args: tuple, kwargs: dict) -> Any:
@@ -237,31 +274,35 @@ class _QueryReranking:
 
     def _plan(self, method: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any], SearchPlan | None]:
         """The call's arguments by name, and how to rerank it (None: send the arguments as they are)."""
+        query = self.__wrapped__
         rerank: Rerank | None = kwargs.get("rerank")
-        signature = inspect.signature(getattr(type(self._query), method))
+        signature = inspect.signature(getattr(type(query), method))
         if "rerank" not in signature.parameters:
             kwargs = {key: value for key, value in kwargs.items() if key != "rerank"}
-        arguments = dict(signature.bind(self._query, *args, **kwargs).arguments)
+        arguments = dict(signature.bind(query, *args, **kwargs).arguments)
         del arguments["self"]
-        name, pipeline = self._collection, self._pipeline
-        rerank_text = self._pipeline.query_text(rerank.query, "rerank.query") if rerank is not None else None
-        text = rerank_text or search_text(method, arguments)
+        [name], pipeline = self._self_state, self._self_pipeline
+        own = search_text(method, arguments)
+        asked = (pipeline.query_text(rerank.query, "rerank.query") or own) if rerank is not None else None
+        text = pipeline.rerank_text(name, asked, own)
         if rerank is not None:
             pipeline = pipeline.with_settings(name, text_field=rerank.prop, template=None)
         if not pipeline.should_rerank(name, [text]):
             return arguments, None
-        if arguments.get("group_by") is not None:
-            raise GroupByNotSupportedError(
-                f"collection {name!r}: vecrank does not rerank group_by queries; drop group_by, "
-                "query the unwrapped collection (`.collection`), or set enabled = false for it"
-            )
-        offset = arguments.pop("offset", None) or 0
-        limit = DEFAULT_LIMIT if arguments.get("limit") is None else arguments["limit"]
         arguments.pop("rerank", None)
-        arguments["limit"] = pipeline.fetch_limit(name, offset, limit)
+        group_by = arguments.get("group_by")
+        if group_by is None:
+            offset = arguments.pop("offset", None) or 0
+            limit = DEFAULT_LIMIT if arguments.get("limit") is None else arguments["limit"]
+            arguments["limit"] = pipeline.fetch_limit(name, offset, limit)
+            groups = None
+        else:
+            offset, limit, groups = 0, 0, group_by.number_of_groups
+            fetched = pipeline.fetch_limit(name, 0, groups)
+            arguments["group_by"] = group_by.model_copy(update={"number_of_groups": fetched})
         requested = arguments.get("return_properties")
         # The client's own reading of it: names, nested, or None / True for all (data models resolved).
-        selected = self._query._parse_return_properties(requested)
+        selected = query._parse_return_properties(requested)
         properties = plan_properties(requested, selected, pipeline.text_fields(name))
         arguments["return_properties"] = properties.fetch
         score_field = SEARCHES[method].score_field
@@ -269,201 +310,178 @@ class _QueryReranking:
             arguments.get("return_metadata"), score_field
         )
         return arguments, SearchPlan(
-            pipeline, text, offset, limit, arguments, properties, score_field, score_added
+            pipeline, text, offset, limit, arguments, properties, score_field, score_added, groups
         )
 
 
 class RerankingQuery(_QueryReranking):
     """A collection's ``query`` namespace whose searches are reranked."""
 
-    def _search(self, method: str, args: tuple, kwargs: dict) -> QueryReturn:
+    def _search(self, method: str, args: tuple, kwargs: dict) -> Any:
         arguments, plan = self._plan(method, args, kwargs)
-        search = getattr(self._query, method)
+        search = getattr(self.__wrapped__, method)
         if plan is None:
-            return search(**arguments)
-        result = search(**plan.arguments)
-        [ordered] = plan.pipeline.rerank(self._collection, [plan.request(result)])
+            return call_plain(search, **arguments)
+        result = call_plain(search, **plan.arguments)
+        [ordered] = plan.pipeline.rerank(self._self_state[0], [plan.request(result)])
         return plan.finish(result, ordered)
 
 
 class AsyncRerankingQuery(_QueryReranking):
     """An async collection's ``query`` namespace whose searches are reranked."""
 
-    async def _search(self, method: str, args: tuple, kwargs: dict) -> QueryReturn:
+    async def _search(self, method: str, args: tuple, kwargs: dict) -> Any:
         arguments, plan = self._plan(method, args, kwargs)
-        search = getattr(self._query, method)
+        search = getattr(self.__wrapped__, method)
         if plan is None:
-            return await search(**arguments)
-        result = await search(**plan.arguments)
-        [ordered] = await plan.pipeline.arerank(self._collection, [plan.request(result)])
+            return await acall_plain(search, **arguments)
+        result = await acall_plain(search, **plan.arguments)
+        [ordered] = await plan.pipeline.arerank(self._self_state[0], [plan.request(result)])
         return plan.finish(result, ordered)
 
 
-class _CollectionProxy:
-    """A collection whose ``query`` is reranked; everything else is the collection's own."""
+class _CollectionReranking(RerankingProxy):
+    """A collection whose ``query`` is reranked; its state is the collection's settings key."""
 
     _query_type: type[_QueryReranking]
 
-    def __init__(self, collection: Any, pipeline: RerankPipeline, name: str) -> None:
-        self._collection = collection
-        self._pipeline = pipeline
-        self._name = name
-        self.query = self._query_type(collection.query, pipeline, name)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._collection, name)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._collection!r})"
-
     @property
-    def collection(self) -> Any:
-        """The wrapped collection."""
-        return self._collection
-
-    def with_tenant(self, *args: Any, **kwargs: Any) -> Any:
-        """``with_tenant``, still reranked."""
-        return type(self)(self._collection.with_tenant(*args, **kwargs), self._pipeline, self._name)
-
-    def with_consistency_level(self, *args: Any, **kwargs: Any) -> Any:
-        """``with_consistency_level``, still reranked."""
-        collection = self._collection.with_consistency_level(*args, **kwargs)
-        return type(self)(collection, self._pipeline, self._name)
+    def query(self) -> Any:
+        """The collection's ``query`` namespace, reranked."""
+        return self._self_child(
+            "_self_query",
+            self.__wrapped__.query,
+            lambda query: self._query_type(query, self._self_pipeline, *self._self_state),
+        )
 
 
-class RerankingCollection(_CollectionProxy):
+class RerankingCollection(_CollectionReranking):
     """A ``Collection`` whose ``query`` searches are reranked."""
 
     _query_type = RerankingQuery
 
-    def __len__(self) -> int:
-        return len(self._collection)
+    @signature_of(Collection.with_tenant)
+    def with_tenant(self, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: still reranked."""
+        return self._self_rewrap(self.__wrapped__.with_tenant(*args, **kwargs))
+
+    @signature_of(Collection.with_consistency_level)
+    def with_consistency_level(self, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: still reranked."""
+        return self._self_rewrap(self.__wrapped__.with_consistency_level(*args, **kwargs))
 
 
-class AsyncRerankingCollection(_CollectionProxy):
+class AsyncRerankingCollection(_CollectionReranking):
     """A ``CollectionAsync`` whose ``query`` searches are reranked."""
 
     _query_type = AsyncRerankingQuery
 
+    @signature_of(CollectionAsync.with_tenant)
+    def with_tenant(self, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: still reranked."""
+        return self._self_rewrap(self.__wrapped__.with_tenant(*args, **kwargs))
 
-class _CollectionsProxy:
+    @signature_of(CollectionAsync.with_consistency_level)
+    def with_consistency_level(self, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: still reranked."""
+        return self._self_rewrap(self.__wrapped__.with_consistency_level(*args, **kwargs))
+
+
+class _CollectionsReranking(RerankingProxy):
     """``client.collections``, handing out reranking collections."""
 
-    _collection_type: type[_CollectionProxy]
+    _collection_type: type[_CollectionReranking]
 
-    def __init__(self, collections: Any, pipeline: RerankPipeline) -> None:
-        self._collections = collections
-        self._pipeline = pipeline
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._collections, name)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._collections!r})"
-
+    @signature_of(_CollectionsBase.get)
     def get(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``collections.get``, reranked."""
-        return self._wrap(self._collections.get(name, *args, **kwargs), name)
-
-    def use(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``collections.use``, reranked."""
-        return self._wrap(self._collections.use(name, *args, **kwargs), name)
+        """vecrank: the collection, reranked."""
+        return self._wrap(self.__wrapped__.get(name, *args, **kwargs), name)
 
     def _wrap(self, collection: Any, name: str) -> Any:
-        return self._collection_type(collection, self._pipeline, config_key(self._pipeline, name))
+        return self._collection_type(collection, self._self_pipeline, config_key(self._self_pipeline, name))
 
 
-class RerankingCollections(_CollectionsProxy):
+class RerankingCollections(_CollectionsReranking):
     """A sync client's ``collections``."""
 
     _collection_type = RerankingCollection
 
-    def create(self, name: str, *args: Any, **kwargs: Any) -> RerankingCollection:
-        """``collections.create``, reranked."""
-        return self._wrap(self._collections.create(name, *args, **kwargs), name)
+    @signature_of(_Collections.use)
+    def use(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: the collection, reranked."""
+        return self._wrap(self.__wrapped__.use(name, *args, **kwargs), name)
 
-    def create_from_config(self, config: Any) -> RerankingCollection:
-        """``collections.create_from_config``, reranked."""
-        collection = self._collections.create_from_config(config)
+    @signature_of(_Collections.create)
+    def create(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: the new collection, reranked."""
+        return self._wrap(self.__wrapped__.create(name, *args, **kwargs), name)
+
+    @signature_of(_Collections.create_from_config)
+    def create_from_config(self, config: Any) -> Any:
+        """vecrank: the new collection, reranked."""
+        collection = self.__wrapped__.create_from_config(config)
         return self._wrap(collection, collection.name)
 
-    def create_from_dict(self, config: dict) -> RerankingCollection:
-        """``collections.create_from_dict``, reranked."""
-        collection = self._collections.create_from_dict(config)
+    @signature_of(_Collections.create_from_dict)
+    def create_from_dict(self, config: dict) -> Any:
+        """vecrank: the new collection, reranked."""
+        collection = self.__wrapped__.create_from_dict(config)
         return self._wrap(collection, collection.name)
 
 
-class AsyncRerankingCollections(_CollectionsProxy):
+class AsyncRerankingCollections(_CollectionsReranking):
     """An async client's ``collections``."""
 
     _collection_type = AsyncRerankingCollection
 
-    async def create(self, name: str, *args: Any, **kwargs: Any) -> AsyncRerankingCollection:
-        """``collections.create``, reranked."""
-        return self._wrap(await self._collections.create(name, *args, **kwargs), name)
+    @signature_of(_CollectionsAsync.use)
+    def use(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: the collection, reranked."""
+        return self._wrap(self.__wrapped__.use(name, *args, **kwargs), name)
 
-    async def create_from_config(self, config: Any) -> AsyncRerankingCollection:
-        """``collections.create_from_config``, reranked."""
-        collection = await self._collections.create_from_config(config)
+    @signature_of(_CollectionsAsync.create)
+    async def create(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: the new collection, reranked."""
+        return self._wrap(await self.__wrapped__.create(name, *args, **kwargs), name)
+
+    @signature_of(_CollectionsAsync.create_from_config)
+    async def create_from_config(self, config: Any) -> Any:
+        """vecrank: the new collection, reranked."""
+        collection = await self.__wrapped__.create_from_config(config)
         return self._wrap(collection, collection.name)
 
-    async def create_from_dict(self, config: dict) -> AsyncRerankingCollection:
-        """``collections.create_from_dict``, reranked."""
-        collection = await self._collections.create_from_dict(config)
+    @signature_of(_CollectionsAsync.create_from_dict)
+    async def create_from_dict(self, config: dict) -> Any:
+        """vecrank: the new collection, reranked."""
+        collection = await self.__wrapped__.create_from_dict(config)
         return self._wrap(collection, collection.name)
 
 
-class _ClientProxy:
+class _ClientReranking(RerankingProxy):
     """A Weaviate client whose collections rerank; everything else is the client's own."""
 
-    _collections_type: type[_CollectionsProxy]
-
-    def __init__(self, client: WeaviateClient | WeaviateAsyncClient, pipeline: RerankPipeline) -> None:
-        self._client = client
-        self._pipeline = pipeline
-        self.collections = self._collections_type(client.collections, pipeline)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._client!r})"
+    _collections_type: type[_CollectionsReranking]
 
     @property
-    def client(self) -> WeaviateClient | WeaviateAsyncClient:
-        """The wrapped client."""
-        return self._client
+    def collections(self) -> Any:
+        """The client's ``collections``, handing out reranking collections."""
+        return self._self_child(
+            "_self_collections",
+            self.__wrapped__.collections,
+            lambda collections: self._collections_type(collections, self._self_pipeline),
+        )
 
-    @property
-    def pipeline(self) -> RerankPipeline:
-        """The reranking pipeline (its ``config`` holds the per-collection settings)."""
-        return self._pipeline
 
-
-class RerankingWeaviateClient(_ClientProxy):
+class RerankingWeaviateClient(_ClientReranking):
     """A ``WeaviateClient`` whose collections' searches are reranked."""
 
     _collections_type = RerankingCollections
 
-    def __enter__(self) -> RerankingWeaviateClient:
-        self._client.__enter__()
-        return self
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self._client.__exit__(*exc_info)
-
-
-class AsyncRerankingWeaviateClient(_ClientProxy):
+class AsyncRerankingWeaviateClient(_ClientReranking):
     """A ``WeaviateAsyncClient`` whose collections' searches are reranked."""
 
     _collections_type = AsyncRerankingCollections
-
-    async def __aenter__(self) -> AsyncRerankingWeaviateClient:
-        await self._client.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._client.__aexit__(*exc_info)
 
 
 def wrap_weaviate(

@@ -37,7 +37,6 @@ MODEL_ALIASES: dict[str, str] = {
 REMOTE_CODE_MODELS = frozenset({"jinaai/jina-reranker-v1-turbo-en", "jinaai/jina-reranker-v1-tiny-en"})
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-URL_PREFIXES = ("http://", "https://")
 HUB_PROBE_SECONDS = 3.0
 
 
@@ -53,11 +52,6 @@ class ModelSource:
     @property
     def needs_remote_code(self) -> bool:
         return self.source in REMOTE_CODE_MODELS
-
-
-def is_url(name: str) -> bool:
-    """Whether ``name`` is a URL (a remote reranker service), not a model of this machine."""
-    return name.strip().lower().startswith(URL_PREFIXES)
 
 
 def resolve_model(name: str, registered: Mapping[str, str] | None = None) -> ModelSource:

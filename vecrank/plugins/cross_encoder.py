@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..config import CollectionConfig
-from ..core import MODEL_ALIASES
+from ..core.registry import MODEL_ALIASES
 from ..hookspecs import hookimpl
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pluggy
 
 from .. import hookspecs
-from ..config import CollectionConfig
-from ..core.registry import is_url, resolve_model
+from ..config import CollectionConfig, is_remote_model
+from ..core.registry import resolve_model
 from ..errors import ConfigError, ModelError, PluginError, VecrankError
 from .registry import RerankerRegistry, Scorer
 
@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "vecrank.plugins.normalize",
     "vecrank.plugins.fusion",
     "vecrank.plugins.threshold",
+    "vecrank.plugins.remote",
 )
 
 _state: dict[str, Any] = {}
@@ -107,9 +108,13 @@ def get_reranker_registry() -> RerankerRegistry:
 
 
 def get_scorer(config: CollectionConfig) -> Scorer:
-    """The scorer for ``config.model``: a registered reranker, else a cross-encoder folder or hub id."""
+    """The scorer for ``config.model``: a URL's service, a registered reranker, else a cross-encoder."""
     from .cross_encoder import CrossEncoderScorer
 
+    if is_remote_model(config.model):
+        from .remote import get_remote_scorer
+
+        return get_remote_scorer(config)
     state = _ensure_loaded()
     scorers: dict[CollectionConfig, Scorer] = state["scorers"]
     with _scorer_lock:
@@ -140,7 +145,7 @@ def check_model_name(name: str) -> None:
 
     The message suggests close names (``ettin-17`` -> ``ettin-17m``).
     """
-    if is_url(name):
+    if is_remote_model(name):
         return
     registry = get_reranker_registry()
     if registry.get(name) is not None:

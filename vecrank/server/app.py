@@ -11,14 +11,17 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..core.reranker import CrossEncoderReranker
 from .auth import require_api_key
 from .errors import ApiError, error_body
 from .middleware import RequestLog
+from .openapi import openapi_schema
 from .schemas import (
     CohereRerankRequest,
     RerankRequest,
@@ -28,6 +31,7 @@ from .schemas import (
 )
 from .service import RerankService
 from .settings import ServerSettings
+from .texts import invalid_text
 
 logger = logging.getLogger("vecrank.server")
 
@@ -38,27 +42,42 @@ protected = APIRouter(dependencies=[Depends(require_api_key)])
 
 
 def create_app(
-    settings: ServerSettings, rerankers: Mapping[str, CrossEncoderReranker] | None = None
+    settings: ServerSettings,
+    rerankers: Mapping[str, CrossEncoderReranker] | None = None,
+    *,
+    service: RerankService | None = None,
 ) -> FastAPI:
-    """Load the models and build the app; ``rerankers`` supplies ready ones by model name."""
-    service = RerankService.load(settings, rerankers)
+    """Load the models and build the app; ``rerankers`` supplies ready ones by model name.
+
+    ``service`` replaces the local models with another scoring service (Ray Serve deployments).
+    """
+    if service is None:
+        service = RerankService.load(settings, rerankers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        logger.info("ready", extra={"fields": {"models": settings.aliases}})
+        logger.info("ready", extra={"fields": {"models": list(settings.aliases)}})
         try:
             yield
         finally:
             await service.stop()
             logger.info("stopped")
 
-    app = FastAPI(title="vecrank", version=__version__, lifespan=lifespan)
+    keyed_docs = settings.api_key is not None and settings.api_key_scope == "all"
+    app = FastAPI(
+        title="vecrank",
+        version=__version__,
+        lifespan=lifespan,
+        **({"docs_url": None, "redoc_url": None, "openapi_url": None} if keyed_docs else {}),
+    )
     app.state.settings = settings
     app.state.service = service
     app.include_router(router)
     app.include_router(protected)
+    app.include_router(docs if keyed_docs else open_health)
     app.add_exception_handler(ApiError, _api_error)
+    app.openapi = lambda: app.openapi_schema or _cache_openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -68,6 +87,11 @@ def create_app(
         )
     app.add_middleware(RequestLog, metrics=service.metrics)
     return app
+
+
+def _cache_openapi(app: FastAPI) -> dict[str, Any]:
+    app.openapi_schema = openapi_schema(app)
+    return app.openapi_schema
 
 
 async def _api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -87,8 +111,7 @@ async def ready(request: Request) -> Response:
     return Response(status_code=204 if request.app.state.service.ready else 503)
 
 
-@router.get("/health")
-async def health(request: Request) -> JSONResponse:
+async def _health(request: Request) -> JSONResponse:
     service: RerankService = request.app.state.service
     body = {
         "status": "ok" if service.ready else "unavailable",
@@ -97,12 +120,37 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, 200 if service.ready else 503)
 
 
-@protected.get("/meta")
+# /health is open, or keyed with the docs when the key covers everything (api_key_scope "all").
+open_health = APIRouter()
+open_health.get("/health")(_health)
+docs = APIRouter(dependencies=[Depends(require_api_key)])
+docs.get("/health")(_health)
+
+
+@docs.get("/openapi.json", include_in_schema=False)
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@docs.get("/docs", include_in_schema=False)
+async def swagger(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="vecrank")
+
+
+@docs.get("/redoc", include_in_schema=False)
+async def redoc(request: Request) -> HTMLResponse:
+    return get_redoc_html(openapi_url="/openapi.json", title="vecrank")
+
+
+@router.get("/meta")
 async def meta(request: Request) -> dict[str, Any]:
+    """The default model's config (without its folder path) and the served names."""
+    if not request.app.state.settings.weaviate_without_key:
+        await require_api_key(request)
     service: RerankService = request.app.state.service
-    reranker = service.reranker(service.settings.default_alias)
-    config = json.loads(reranker.model.config.to_json_string(use_diff=False))
-    return {"model": config, "vecrank": {"version": __version__, "models": service.settings.aliases}}
+    config = service.model_config(service.settings.default_alias)
+    config.pop("_name_or_path", None)
+    return {"model": config, "vecrank": {"version": __version__, "models": list(service.settings.aliases)}}
 
 
 @protected.get("/metrics")
@@ -111,12 +159,17 @@ async def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
-@protected.post("/rerank")
+@router.post("/rerank")
 async def rerank(request: Request) -> JSONResponse:
     """Weaviate module (``documents`` or ``property``) or TEI (``texts``), told apart by their fields."""
+    open_to_weaviate = request.app.state.settings.weaviate_without_key
+    if not open_to_weaviate:
+        await require_api_key(request)
     data = await _json(request)
     schema = TeiRerankRequest if isinstance(data, dict) and "texts" in data else WeaviateRerankRequest
     request.state.protocol = "tei" if schema is TeiRerankRequest else "weaviate"
+    if open_to_weaviate and schema is TeiRerankRequest:
+        await require_api_key(request)
     return await _rerank(request, schema, data)
 
 
@@ -139,28 +192,52 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
     texts = body.document_texts()
     request.state.documents = len(texts)
     service.check(body.query, texts, body.documents_field, body.allow_empty)
+    prepared = await asyncio.to_thread(service.prepare, alias, body.query, texts, body.truncation)
+    if prepared.too_long is not None:
+        limit = service.reranker(alias).max_length
+        raise ApiError(
+            413,
+            f"`{body.documents_field}[{prepared.too_long}]` with the query holds more than the model's "
+            f"{limit} tokens, and `truncate` is false",
+        )
     try:
         logits = await _unless_disconnected(
-            request, service.logits(alias, body.query, texts, body.max_length)
+            request, service.logits(alias, prepared.query, prepared.documents)
         )
     except ApiError:
         raise
     except Exception as error:
         raise ApiError(500, f"reranking failed: {type(error).__name__}: {error}", "backend") from error
-    return JSONResponse(body.answer(logits, alias))
+    return JSONResponse(body.answer(logits, alias, prepared.tokens))
 
 
 async def _json(request: Request) -> Any:
+    """The parsed body: 413 past ``max_request_bytes``, 400 for bad or too deeply nested JSON, 422 for
+    text that UTF-8 cannot encode (a lone surrogate), 499 when the client hangs up mid-body."""
     limit = request.app.state.settings.max_request_bytes
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, f"the request body is larger than {limit} bytes (max_request_bytes)")
     try:
-        return json.loads(body)
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise ApiError(413, f"the request body is larger than {limit} bytes (max_request_bytes)")
+    except ClientDisconnect:
+        raise ApiError(
+            499, "the client closed the connection while sending the body", "client_closed"
+        ) from None
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "the request body is not valid JSON: it is nested too deeply") from None
     except ValueError as error:
         raise ApiError(400, f"the request body is not valid JSON: {error}") from None
+    found = invalid_text(data)
+    if found:
+        where, position = found
+        raise ApiError(
+            422, f"`{where}` is not valid Unicode: a lone surrogate at character {position} cannot be encoded"
+        )
+    return data
 
 
 def _validate(schema: type[RerankRequest], data: Any) -> RerankRequest:

@@ -7,8 +7,8 @@ import os
 
 from pydantic import ValidationError
 
-from ..config import load_config
-from ..core.registry import is_url, resolve_model
+from ..config import RayConfig, RayDeployment, is_remote_model, load_config
+from ..core.registry import resolve_model
 from ..errors import ConfigError, ModelError
 from .settings import ServerSettings
 
@@ -54,6 +54,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         shown = "the engine's for the device" if default is None else default
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{text} (default: {shown})")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    ray = parser.add_argument_group("Ray Serve (pip install 'vecrank[ray]')")
+    ray.add_argument(
+        "--ray", action="store_true", help="serve on Ray Serve: one deployment per model behind this app"
+    )
+    ray.add_argument(
+        "--address",
+        help="Ray cluster to join ('auto', 'ray://head:10001'); default: start a local Ray (or $RAY_ADDRESS)",
+    )
+    ray.add_argument("--replicas", type=int, help="replicas per model (default: the config's [ray], or 1)")
+    ray.add_argument(
+        "--gpus-per-replica", type=float, help="GPUs per replica, fractions allowed (default: config or 0)"
+    )
 
 
 def parse_models(values: list[str]) -> dict[str, str]:
@@ -81,11 +93,15 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     )
     values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
     models = parse_models(args.model)
+    if args.address and not args.ray:
+        raise ConfigError("serve: --address joins a Ray cluster and needs --ray")
     try:
         if models and not args.config:
-            settings = ServerSettings(models=models, **values)
+            settings = ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
         else:
-            settings = ServerSettings.from_config(load_config(args.config), **values)
+            config = load_config(args.config)
+            values["ray"] = _ray_from_args(args, config.ray)
+            settings = ServerSettings.from_config(config, **values)
             if models:
                 settings = settings.model_copy(update={"models": {**models, **settings.models}})
     except ValidationError as error:
@@ -99,7 +115,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def check_servable(settings: ServerSettings) -> None:
     """A ConfigError, before the port is bound, for a model name the server cannot load."""
     for alias, model in settings.models.items():
-        if is_url(model):
+        if is_remote_model(model):
             continue
         try:
             resolve_model(model)
@@ -107,9 +123,25 @@ def check_servable(settings: ServerSettings) -> None:
             raise ConfigError(f"serve: model {alias!r}: {error}") from None
 
 
+def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:
+    """``ray`` with ``--replicas`` and ``--gpus-per-replica`` applied to its defaults."""
+    update = {"num_replicas": args.replicas, "num_gpus": args.gpus_per_replica}
+    update = {key: value for key, value in update.items() if value is not None}
+    if not update:
+        return ray
+    defaults = RayDeployment(**{**ray.defaults.model_dump(exclude_unset=True), **update})
+    return ray.model_copy(update={"defaults": defaults})
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run ``vecrank serve`` with parsed arguments until interrupted; returns the exit status."""
+    settings = settings_from_args(args)
+    if args.ray:
+        from .ray import serve_on_ray
+
+        serve_on_ray(settings, address=args.address)
+        return 0
     from .runner import serve
 
-    serve(settings_from_args(args))
+    serve(settings)
     return 0

@@ -38,7 +38,10 @@ class Unavailable(ApiError):
 
 
 def error_body(path: str, error: ApiError) -> dict[str, Any]:
-    """Cohere and Jina (``/v1``, ``/v2``) read ``message``; TEI and the Weaviate module read ``error``."""
-    if path.startswith(("/v1/", "/v2/")):
+    """Cohere (``/v1``, ``/v2``) reads ``message``, Jina (``/v1``) ``detail``; TEI and the Weaviate
+    module read ``error`` and ``error_type``."""
+    if path.startswith("/v1/"):
+        return {"message": error.message, "detail": error.message}
+    if path.startswith("/v2/"):
         return {"message": error.message}
     return {"error": error.message, "error_type": error.kind}

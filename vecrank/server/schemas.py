@@ -6,13 +6,43 @@ raw logits in document order (``answer``). Unknown request fields are ignored, a
 
 from __future__ import annotations
 
+import math
 import uuid
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, field_validator
 
 from .errors import ApiError
+from .texts import Truncation
+
+# Cohere counts one search unit per query and 100 documents (nothing is billed here).
+DOCUMENTS_PER_SEARCH_UNIT = 100
+
+
+class ErrorResponse(BaseModel):
+    """An error of the Weaviate module and TEI routes."""
+
+    error: str
+    error_type: str
+
+
+class CohereErrorResponse(BaseModel):
+    """An error of the Cohere v2 route."""
+
+    message: str
+
+
+class V1ErrorResponse(BaseModel):
+    """An error of the Cohere v1 and Jina route: Cohere reads ``message``, Jina ``detail``."""
+
+    message: str
+    detail: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "unavailable"]
+    queue_pairs: int
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -44,14 +74,15 @@ class RerankRequest(BaseModel):
         return None
 
     @property
-    def max_length(self) -> int | None:
-        """A per-request cap on the tokens of each pair; None for the model's own limit."""
-        return None
+    def truncation(self) -> Truncation:
+        """How long texts are cut: by default the model keeps each pair's first tokens."""
+        return Truncation()
 
     def document_texts(self) -> list[str]:
         raise NotImplementedError
 
-    def answer(self, logits: np.ndarray, model: str) -> Any:
+    def answer(self, logits: np.ndarray, model: str, tokens: list[int] | None) -> Any:
+        """The answer from raw logits in document order (``tokens``: scored per pair, if counted)."""
         raise NotImplementedError
 
 
@@ -87,7 +118,7 @@ class WeaviateRerankRequest(RerankRequest):
             return [self.property]
         raise ApiError(422, "the body needs `documents` (a list of strings) or `property` (a string)")
 
-    def answer(self, logits: np.ndarray, model: str) -> dict[str, Any]:
+    def answer(self, logits: np.ndarray, model: str, tokens: list[int] | None) -> dict[str, Any]:
         scores = sigmoid(logits)
         if self.documents is None:
             return WeaviateRerankResponse(
@@ -106,21 +137,38 @@ class TeiRank(BaseModel):
     text: str | None = None
 
 
+class TeiRerankResponse(RootModel[list[TeiRank]]):
+    """Ranks, best first."""
+
+
 class TeiRerankRequest(RerankRequest):
-    """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated."""
+    """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated at the
+    end (``truncation_direction`` Right) or the start (Left) unless ``truncate`` is false: then 413.
+
+    ``model`` is vecrank's addition (TEI serves one model): it picks a served model, as in Cohere's body.
+    """
 
     documents_field: ClassVar[str] = "texts"
 
+    model: str | None = None
     texts: list[str]
     raw_scores: bool = False
     return_text: bool = False
     truncate: bool | None = None
-    truncation_direction: Literal["right", "Right"] = "right"
+    truncation_direction: Literal["Right", "Left", "right", "left"] = "Right"
+
+    @property
+    def truncation(self) -> Truncation:
+        return Truncation(left=self.truncation_direction.lower() == "left", refuse=self.truncate is False)
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model
 
     def document_texts(self) -> list[str]:
         return self.texts
 
-    def answer(self, logits: np.ndarray, model: str) -> list[dict[str, Any]]:
+    def answer(self, logits: np.ndarray, model: str, tokens: list[int] | None) -> list[dict[str, Any]]:
         scores = logits.astype(np.float64) if self.raw_scores else sigmoid(logits)
         return [
             TeiRank(index=i, score=scores[i], text=self.texts[i] if self.return_text else None).model_dump(
@@ -135,10 +183,23 @@ class TeiRerankRequest(RerankRequest):
 
 class ApiVersion(BaseModel):
     version: str
+    is_experimental: bool = False
+
+
+class BilledUnits(BaseModel):
+    search_units: int
 
 
 class CohereMeta(BaseModel):
+    """Cohere's ``meta``: the API version, and search units counted by Cohere's rule."""
+
     api_version: ApiVersion
+    billed_units: BilledUnits
+
+    @classmethod
+    def of(cls, version: str, documents: int) -> CohereMeta:
+        units = max(1, math.ceil(documents / DOCUMENTS_PER_SEARCH_UNIT))
+        return cls(api_version=ApiVersion(version=version), billed_units=BilledUnits(search_units=units))
 
 
 class CohereResult(BaseModel):
@@ -153,7 +214,8 @@ class CohereRerankResponse(BaseModel):
 
 
 class CohereRerankRequest(RerankRequest):
-    """``relevance_score`` is the sigmoid of the logit; ``max_tokens_per_doc`` caps each pair's tokens."""
+    """``relevance_score`` is the sigmoid of the logit; ``max_tokens_per_doc`` keeps each document's
+    first tokens (any value from 1), before the pair is cut to the model's own limit."""
 
     model: str | None = None
     documents: list[str]
@@ -165,16 +227,16 @@ class CohereRerankRequest(RerankRequest):
         return self.model
 
     @property
-    def max_length(self) -> int | None:
-        return self.max_tokens_per_doc
+    def truncation(self) -> Truncation:
+        return Truncation(document_tokens=self.max_tokens_per_doc)
 
     def document_texts(self) -> list[str]:
         return self.documents
 
-    def answer(self, logits: np.ndarray, model: str) -> dict[str, Any]:
+    def answer(self, logits: np.ndarray, model: str, tokens: list[int] | None) -> dict[str, Any]:
         scores = sigmoid(logits)
         results = [CohereResult(index=i, relevance_score=scores[i]) for i in ranking(logits, self.top_n)]
-        meta = CohereMeta(api_version=ApiVersion(version="2"))
+        meta = CohereMeta.of("2", len(self.documents))
         return CohereRerankResponse(id=str(uuid.uuid4()), results=results, meta=meta).model_dump()
 
 
@@ -187,11 +249,18 @@ class V1Result(BaseModel):
     document: dict[str, Any] | None = None
 
 
+class Usage(BaseModel):
+    total_tokens: int
+
+
 class V1RerankResponse(BaseModel):
+    """Cohere v1's answer, with Jina's ``model`` and ``usage`` (tokens scored) beside it."""
+
     id: str
     model: str
     results: list[V1Result]
     meta: CohereMeta
+    usage: Usage
 
 
 class V1RerankRequest(RerankRequest):
@@ -199,7 +268,20 @@ class V1RerankRequest(RerankRequest):
     (Jina's default). An object document is scored on its ``rank_fields`` (default ``text``)."""
 
     model: str | None = None
-    documents: list[Any]
+    documents: Annotated[
+        list[Any],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "object", "additionalProperties": {"type": "string"}},
+                    ]
+                },
+            }
+        ),
+    ]
     top_n: int | None = Field(None, ge=1)
     return_documents: bool = True
     rank_fields: list[str] | None = None
@@ -235,7 +317,11 @@ class V1RerankRequest(RerankRequest):
             return document["text"]
         return "\n".join(f"{field}: {document[field]}" for field in fields)
 
-    def answer(self, logits: np.ndarray, model: str) -> dict[str, Any]:
+    @property
+    def truncation(self) -> Truncation:
+        return Truncation(count=True)
+
+    def answer(self, logits: np.ndarray, model: str, tokens: list[int] | None) -> dict[str, Any]:
         scores = sigmoid(logits)
         results = [
             V1Result(
@@ -245,8 +331,13 @@ class V1RerankRequest(RerankRequest):
             )
             for i in ranking(logits, self.top_n)
         ]
-        meta = CohereMeta(api_version=ApiVersion(version="1"))
-        response = V1RerankResponse(id=str(uuid.uuid4()), model=model, results=results, meta=meta)
+        response = V1RerankResponse(
+            id=str(uuid.uuid4()),
+            model=model,
+            results=results,
+            meta=CohereMeta.of("1", len(self.documents)),
+            usage=Usage(total_tokens=sum(tokens or [])),
+        )
         return response.model_dump(exclude_none=True)
 
     def _returned(self, index: int) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +15,7 @@ from .batcher import Batcher
 from .errors import ApiError
 from .metrics import Metrics
 from .settings import ServerSettings
+from .texts import Prepared, TextCutter, Truncation
 
 
 class RerankService:
@@ -24,19 +27,23 @@ class RerankService:
         self.metrics = Metrics(self.queue_depths)
         by_instance: dict[int, Batcher] = {}
         self._batchers: dict[str, Batcher] = {}
+        self._cutters: dict[str, TextCutter] = {}
         for alias, name in settings.aliases.items():
             reranker = rerankers[name]
             if id(reranker) not in by_instance:
+                batch_tokens = settings.batch_tokens or reranker.batch_tokens
                 by_instance[id(reranker)] = Batcher(
                     reranker,
-                    name,
+                    alias,
                     self.metrics,
                     max_wait_ms=settings.max_wait_ms,
                     merge_tokens=settings.merge_tokens,
+                    chunk_tokens=settings.chunk_tokens or batch_tokens * reranker.cpu_workers,
                     batch_tokens=settings.batch_tokens,
                     queue_size=settings.queue_size,
                 )
             self._batchers[alias] = by_instance[id(reranker)]
+            self._cutters[alias] = TextCutter(reranker.tokenizer, reranker.max_length)
         self.batchers = list(by_instance.values())
 
     @classmethod
@@ -81,8 +88,8 @@ class RerankService:
         """The alias a request's ``model`` names (the default when None); 404 for an unknown name."""
         if model is None:
             return self.settings.default_alias
-        if model not in self._batchers:
-            allowed = ", ".join(sorted(self._batchers))
+        if model not in self.settings.aliases:
+            allowed = ", ".join(sorted(self.settings.aliases))
             raise ApiError(
                 404, f"model {model!r} is not served here; `model` must be one of: {allowed}", "not_found"
             )
@@ -90,6 +97,10 @@ class RerankService:
 
     def reranker(self, alias: str) -> CrossEncoderReranker:
         return self._batchers[alias].reranker
+
+    def model_config(self, alias: str) -> dict[str, Any]:
+        """The Hugging Face config of the model behind ``alias``, as a dict (for ``/meta``)."""
+        return json.loads(self.reranker(alias).model.config.to_json_string(use_diff=False))
 
     def check(self, query: str, texts: list[str], field: str, allow_empty: bool = False) -> None:
         """Apply the request limits: 400 for no documents, 413 for too many, 422 for too long."""
@@ -113,13 +124,10 @@ class RerankService:
                     f"at most {settings.max_document_chars} are allowed",
                 )
 
-    async def logits(
-        self, alias: str, query: str, texts: list[str], max_length: int | None = None
-    ) -> np.ndarray:
-        """Raw logits of (query, text) for each text, in order, from a shared engine batch."""
-        batcher = self._batchers[alias]
-        if not texts:
-            return np.empty(0, dtype=np.float32)
-        if max_length is not None and max_length >= batcher.reranker.max_length:
-            max_length = None
-        return await batcher.score([(query, text) for text in texts], max_length)
+    def prepare(self, alias: str, query: str, texts: list[str], truncation: Truncation) -> Prepared:
+        """The texts to score, cut to what the model reads (blocking: call it on a worker thread)."""
+        return self._cutters[alias].prepare(query, texts, truncation)
+
+    async def logits(self, alias: str, query: str, texts: list[str]) -> np.ndarray:
+        """Raw logits of (query, text) for each text, in order, from engine calls shared with others."""
+        return await self._batchers[alias].score([(query, text) for text in texts])

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import PurePath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ..config import VecrankConfig
+from ..config import RayConfig, VecrankConfig
 
 DEFAULT_ALIAS = "default"
+
+logger = logging.getLogger("vecrank.server")
 
 
 class ServerSettings(BaseModel):
     """Settings of one server process; ``models`` maps a request's ``model`` name to a reranker.
 
     The first entry of ``models`` is the default, used by requests that name no model (the
-    Weaviate module and TEI protocols) and also offered as ``"default"``.
+    Weaviate module and TEI protocols) and also offered as ``"default"``. A model given by its
+    folder with no name of its own is served under the folder's name, never its path.
+
+    ``api_key`` covers the reranking routes, ``/meta`` and ``/metrics``; with ``api_key_scope="all"``
+    also ``/health``, ``/docs``, ``/redoc`` and ``/openapi.json`` (the ``/.well-known`` probes stay
+    open). ``weaviate_without_key`` serves the Weaviate module's requests (``/rerank`` with
+    ``documents`` or ``property``, ``/meta``), which cannot carry a key, without one.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,6 +39,10 @@ class ServerSettings(BaseModel):
     attention: str = "auto"
     trust_remote_code: bool = False
     api_key: SecretStr | None = Field(None, description="required as 'Authorization: Bearer <key>'")
+    api_key_scope: Literal["api", "all"] = Field(
+        "api", description="api: reranking, /meta, /metrics; all: also /health and the docs"
+    )
+    weaviate_without_key: bool = Field(False, description="the Weaviate module's requests need no key")
     cors_origins: tuple[str, ...] = ()
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="size of one request body")
     max_documents: int = Field(10_000, ge=1, description="documents in one request (Cohere's limit)")
@@ -39,8 +54,29 @@ class ServerSettings(BaseModel):
     batch_tokens: int | None = Field(
         None, ge=16, description="token budget of one forward pass (engine default)"
     )
+    chunk_tokens: int | None = Field(
+        None,
+        ge=16,
+        description="tokens (estimated) of one request in one engine call; larger requests take turns "
+        "(default: one round of the engine's forward passes)",
+    )
     shutdown_timeout: float = Field(30.0, gt=0, description="seconds to finish requests in flight")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ray: RayConfig = Field(RayConfig(), description="replicas and resources per model on Ray Serve")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _served_names(cls, models: Any) -> Any:
+        """A folder path used as its own name is served under the folder's name."""
+        if not isinstance(models, dict):
+            return models
+        named: dict[str, Any] = {}
+        for name, model in models.items():
+            served = served_name(name) if name == model else name
+            if served in named and named[served] != model:
+                raise ValueError(f"two models would be served as {served!r}; name them with NAME=MODEL")
+            named[served] = model
+        return named
 
     @model_validator(mode="after")
     def _check(self) -> ServerSettings:
@@ -70,17 +106,36 @@ class ServerSettings(BaseModel):
             "dtype": defaults.dtype,
             "trust_remote_code": defaults.trust_remote_code,
             "batch_tokens": defaults.batch_tokens,
+            "ray": config.ray,
         }
         return cls(**{**values, **overrides})
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each enabled collection map to their model; each model is also served by its name."""
-    models = {DEFAULT_ALIAS: config.defaults.model}
+    """``default`` and each enabled collection map to their model; each model is also offered by its name.
+
+    A cascade's stages are offered by their own names only: one request gets one model's scores.
+    """
+    sections = {DEFAULT_ALIAS: config.defaults}
     for name in config.collections:
-        settings = config.for_collection(name)
-        if settings.enabled:
-            models.setdefault(name, settings.model)
-    for model in list(models.values()):
-        models.setdefault(model, model)
+        section = config.for_collection(name)
+        if section.enabled:
+            sections.setdefault(name, section)
+    models = {}
+    for name, section in sections.items():
+        if section.stages is None:
+            models.setdefault(name, section.model)
+        else:
+            logger.info("%r is a cascade (%s): serving its stages by their own names", name, section.label)
+    for section in sections.values():
+        for stage, _ in section.stage_settings():
+            models.setdefault(stage.model, stage.model)
     return models
+
+
+def served_name(model: str) -> str:
+    """The name a model is served under: a folder's own name for a local path, else ``model``."""
+    path = PurePath(model)
+    if model.startswith((".", "~", os.sep)) or path.is_absolute() or os.path.isdir(model):
+        return path.name or model
+    return model

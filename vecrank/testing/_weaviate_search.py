@@ -32,7 +32,6 @@ _COMBINE = base_search_pb2.CombinationMethod
 _BM25_K1, _BM25_B = 1.2, 0.75
 _RANKED_K = 60
 _UNSUPPORTED = {
-    "group_by": "group_by",
     "generative": "generative search (no generative module)",
     "boost": "boost",
     "near_image": "near_image",
@@ -90,13 +89,18 @@ def search(
     embed: Embed,
     default_limit: int,
 ) -> list[Hit]:
-    """Filter, rank, page (offset/limit) and autocut the collection for ``request``."""
+    """Filter, rank, page (offset/limit) and autocut the collection for ``request``.
+
+    A ``group_by`` request gets every ranked hit, unpaged, for :func:`group`.
+    """
     candidates = [
         obj
         for obj in collection.objects.values()
         if not request.HasField("filters") or _matches(request.filters, obj)
     ]
     hits = _rank(request, collection, candidates, embed)
+    if request.HasField("group_by"):
+        return hits
     page = hits[request.offset : request.offset + (request.limit or default_limit)]
     return page[: _autocut(page, request.autocut)] if request.autocut > 0 else page
 
@@ -130,6 +134,23 @@ def _rank(
     if request.HasField("hybrid_search"):
         return _hybrid(request.hybrid_search, collection, candidates, embed)
     return [Hit(obj) for obj in candidates]
+
+
+def group(hits: list[Hit], group_by: search_get_pb2.GroupBy) -> list[tuple[str, list[Hit]]]:
+    """Weaviate's ``group_by`` over ranked hits: groups named by the property's value, in the order of
+    their best hit, ``number_of_groups`` of them, each with its best ``objects_per_group`` hits."""
+    groups: dict[str, list[Hit]] = {}
+    prop = group_by.path[0]
+    for hit in hits:
+        if prop not in hit.obj.properties:
+            continue
+        name = str(hit.obj.properties[prop])
+        if name not in groups and len(groups) == group_by.number_of_groups:
+            continue
+        members = groups.setdefault(name, [])
+        if len(members) < group_by.objects_per_group:
+            members.append(hit)
+    return list(groups.items())
 
 
 def _mean(vectors: list[list[float]]) -> list[float]:

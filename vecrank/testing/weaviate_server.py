@@ -10,8 +10,10 @@ autocut, returned properties, metadata and (named) vectors. There is no vectoriz
 texts are embedded with the ``embed`` callable given to the constructor (a hashed
 bag-of-words by default), and objects added without a vector get ``embed`` of their text.
 
-Unsupported request features (rerank, generative, group_by, sort, cursors, tenants,
-references, media searches) are answered with gRPC ``UNIMPLEMENTED``.
+``group_by`` groups every ranked, filtered hit (offset and limit are not applied) by the
+property's value, groups in the order of their best hit. Unsupported request features (rerank,
+generative, sort, cursors, tenants, references, media searches) are answered with gRPC
+``UNIMPLEMENTED``.
 
 Example::
 
@@ -44,7 +46,7 @@ import weaviate.connect.v4 as weaviate_connection
 from weaviate.proto.v1 import batch_pb2, health_weaviate_pb2, search_get_pb2, weaviate_pb2_grpc
 
 from vecrank.testing._weaviate_proto import decode_batch_object, search_result
-from vecrank.testing._weaviate_search import SearchError, check_supported, search
+from vecrank.testing._weaviate_search import Hit, SearchError, check_supported, group, search
 from vecrank.testing._weaviate_store import (
     DEFAULT_VECTOR,
     Embed,
@@ -241,8 +243,28 @@ class WeaviateStandIn:
                     grpc.StatusCode.NOT_FOUND, f"no collection {request.collection!r} in schema"
                 )
             hits = search(request, collection, self.embed, self.default_limit)
+            if request.HasField("group_by"):
+                groups = [
+                    self._group_result(request, collection.name, name, members)
+                    for name, members in group(hits, request.group_by)
+                ]
+                return search_get_pb2.SearchReply(took=time.perf_counter() - started, group_by_results=groups)
             results = [search_result(request, collection.name, h.obj, h.distance, h.score) for h in hits]
         return search_get_pb2.SearchReply(took=time.perf_counter() - started, results=results)
+
+    @staticmethod
+    def _group_result(
+        request: search_get_pb2.SearchRequest, collection: str, name: str, hits: list[Hit]
+    ) -> search_get_pb2.GroupByResult:
+        """One group of a ``group_by`` reply: its hits, count and distance range."""
+        distances = [hit.distance for hit in hits if hit.distance is not None]
+        return search_get_pb2.GroupByResult(
+            name=name,
+            min_distance=min(distances, default=0.0),
+            max_distance=max(distances, default=0.0),
+            number_of_objects=len(hits),
+            objects=[search_result(request, collection, h.obj, h.distance, h.score) for h in hits],
+        )
 
     def _rest(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         """Answer one REST call with (status, JSON body or None)."""

@@ -1,0 +1,209 @@
+"""``vecrank serve --ray`` on one local Ray instance: 2 CPU replicas of the tiny model behind the HTTP app.
+
+One Ray and one Serve application are shared by every test of the module (a local Ray takes ~10 s to
+start on a loaded 2-core machine, the replicas as long again); the tests run in file order, the
+replica kill and the shutdown last.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from server_helpers import API_KEY, AUTH, DOCUMENTS, QUERIES
+
+ray = pytest.importorskip("ray")
+serve = pytest.importorskip("ray.serve")
+
+from vecrank.config import RayConfig, RayDeployment  # noqa: E402
+from vecrank.server import ServerSettings  # noqa: E402
+from vecrank.server.ray import APP_NAME, running_ray_server  # noqa: E402
+
+TEXTS = [text for text in DOCUMENTS if text]
+# A request the replicas take ~0.1 s to score, so that a killed replica has requests in flight.
+HEAVY = [f"the river runs through the city {number} " * 20 for number in range(64)]
+LOAD_REQUESTS = 80
+LOAD_THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_settings(model_path: str) -> ServerSettings:
+    replicas = RayDeployment(num_replicas=2, num_cpus=1, max_ongoing_requests=32)
+    return ServerSettings(
+        models={"tiny": model_path, "rerank-v3.5": model_path},
+        port=0,
+        api_key=API_KEY,
+        max_documents=64,
+        ray=RayConfig(defaults=replicas, ingress_cpus=0.5),
+    )
+
+
+@pytest.fixture(scope="module")
+def ray_url(local_ray: None, ray_settings: ServerSettings) -> Iterator[str]:
+    with running_ray_server(ray_settings) as url:
+        yield url
+
+
+@pytest.fixture
+def http(ray_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=ray_url, headers=AUTH, timeout=60) as client:
+        yield client
+
+
+def _replica_counts(http: httpx.Client) -> tuple[dict[str, float], float]:
+    """Scoring calls answered per replica, and calls sent again, from the ingress's /metrics."""
+    answered, retried = {}, 0.0
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("vecrank_replica_requests_total{"):
+            replica = line.split('replica="')[1].split('"')[0]
+            answered[replica] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("vecrank_replica_retries_total{"):
+            retried += float(line.rsplit(" ", 1)[1])
+    return answered, retried
+
+
+def test_answers_equal_the_in_process_engine(
+    http: httpx.Client, expected: dict[tuple[str, str], float]
+) -> None:
+    for query in QUERIES:
+        logits = [expected[(query, text)] for text in TEXTS]
+        tei = http.post("/rerank", json={"query": query, "texts": TEXTS, "raw_scores": True, "model": "tiny"})
+        assert tei.status_code == 200
+        by_index = {item["index"]: item["score"] for item in tei.json()}
+        assert [by_index[i] for i in range(len(TEXTS))] == pytest.approx(logits, abs=1e-5)
+        cohere = http.post("/v2/rerank", json={"model": "rerank-v3.5", "query": query, "documents": TEXTS})
+        order = [result["index"] for result in cohere.json()["results"]]
+        assert order == sorted(range(len(TEXTS)), key=lambda i: -logits[i])
+    weaviate = http.post("/rerank", json={"query": QUERIES[0], "documents": TEXTS[:3]}).json()
+    assert [item["document"] for item in weaviate["scores"]] == TEXTS[:3]
+
+
+def test_same_protocols_validation_and_errors(http: httpx.Client, ray_url: str) -> None:
+    assert httpx.get(f"{ray_url}/.well-known/ready").status_code == 204
+    assert httpx.get(f"{ray_url}/health").json()["status"] == "ok"
+    assert httpx.post(f"{ray_url}/v2/rerank", json={"query": "q", "documents": ["a"]}).status_code == 401
+    empty = http.post("/rerank", json={"query": "q", "texts": []})
+    assert empty.status_code == 400 and "`texts` cannot be empty" in empty.json()["error"]
+    unknown = http.post("/v2/rerank", json={"model": "nope", "query": "q", "documents": ["a"]})
+    assert unknown.status_code == 404 and "'nope'" in unknown.json()["message"]
+    too_many = http.post("/v1/rerank", json={"query": "q", "documents": ["a"] * 65})
+    assert too_many.status_code == 413
+    jina = http.post("/v1/rerank", json={"model": "tiny", "query": "q", "documents": [{"text": "a b"}]})
+    assert jina.status_code == 200 and jina.json()["results"][0]["document"] == {"text": "a b"}
+    meta = http.get("/meta").json()
+    assert meta["model"]["model_type"] == "bert" and "tiny" in meta["vecrank"]["models"]
+
+
+def _post(url: str, number: int) -> int:
+    """One scoring request of the load; its HTTP status."""
+    body = {"query": QUERIES[number % len(QUERIES)], "texts": HEAVY, "raw_scores": True}
+    return httpx.post(f"{url}/rerank", json=body, headers=AUTH, timeout=60).status_code
+
+
+def test_requests_spread_over_both_replicas(http: httpx.Client, ray_url: str) -> None:
+    before, _ = _replica_counts(http)
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        statuses = list(pool.map(lambda n: _post(ray_url, n), range(40)))
+    after, _ = _replica_counts(http)
+    served = {replica: after[replica] - before.get(replica, 0) for replica in after}
+    assert statuses == [200] * 40
+    assert len(served) == 2 and all(count > 0 for count in served.values()), served
+    assert sum(served.values()) == 40
+
+
+def _serve_actors(kind: str) -> list[dict[str, str]]:
+    return [a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith(kind)]
+
+
+def test_killing_a_replica_mid_load_loses_no_request(http: httpx.Client, ray_url: str) -> None:
+    _, retried_before = _replica_counts(http)
+    replicas = [a for a in _serve_actors("SERVE_REPLICA::") if "#model-" in a["name"]]
+    assert len(replicas) == 2
+    done = threading.Semaphore(0)
+    lock = threading.Lock()
+    outcomes: dict[str, int] = {"answered": 0, "failed": 0, "lost": 0}
+
+    def one(number: int) -> None:
+        try:
+            outcome = "answered" if _post(ray_url, number) == 200 else "failed"
+        except httpx.HTTPError:
+            outcome = "lost"
+        with lock:
+            outcomes[outcome] += 1
+        done.release()
+
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        futures = [pool.submit(one, number) for number in range(LOAD_REQUESTS)]
+        for _ in range(LOAD_REQUESTS // 4):
+            assert done.acquire(timeout=60)
+        victim = replicas[0]
+        ray.kill(ray.get_actor(victim["name"], namespace=victim["namespace"]), no_restart=True)
+        for future in futures:
+            future.result(timeout=120)
+    _, retried_after = _replica_counts(http)
+    retried = retried_after - retried_before
+    print(f"replica killed mid-load: {outcomes}, retried {retried:g}")
+    assert outcomes == {"answered": LOAD_REQUESTS, "failed": 0, "lost": 0}
+    assert retried >= 1
+
+
+def _port_open(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def _wait(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return condition()
+
+
+def test_killed_replica_is_replaced_then_shutdown_is_clean(ray_url: str) -> None:
+    assert _wait(lambda: serve.status().applications[APP_NAME].status == "RUNNING", 120)
+    assert len([a for a in _serve_actors("SERVE_REPLICA::") if "#model-" in a["name"]]) == 2
+    serve.shutdown()
+    assert _wait(lambda: not _serve_actors("SERVE_") and not _port_open(ray_url), 60)
+    assert _serve_actors("SERVE_") == []
+    assert not _port_open(ray_url)
+
+
+def test_settings_become_deployment_options(model_path: str) -> None:
+    from vecrank.server.ray import deployment_name, deployment_options
+
+    ray_config = RayConfig(
+        defaults=RayDeployment(num_gpus=0.5, max_ongoing_requests=48),
+        models={"big": {"min_replicas": 1, "max_replicas": 6, "num_gpus": 1}},
+    )
+    fixed = deployment_options(ray_config.for_model("small"))
+    assert fixed == {
+        "ray_actor_options": {"num_cpus": 1, "num_gpus": 0.5},
+        "max_ongoing_requests": 48,
+        "num_replicas": 1,
+    }
+    scaled = deployment_options(ray_config.for_model("big"))
+    assert scaled["autoscaling_config"] == {
+        "min_replicas": 1,
+        "max_replicas": 6,
+        "target_ongoing_requests": 16,
+    }
+    assert scaled["ray_actor_options"]["num_gpus"] == 1 and "num_replicas" not in scaled
+    assert deployment_name(0, str(Path("/models") / "x y")) == "model-0-models-x-y"

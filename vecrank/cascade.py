@@ -1,0 +1,83 @@
+"""Cascades: each stage scores only the hits the stage before kept, so a big model reads the best few.
+
+A one-model reranker is a cascade of one stage. The final order is the last stage's
+scores for the hits that reached it, then the hits each earlier stage dropped, in that
+stage's order (latest stage first); ties keep the order the hits came in. Each stage
+scores each distinct (query, text) pair once, so identical pairs get identical scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
+
+from .pairs import Pair, distinct
+
+ScoreFn = Callable[[list[Pair]], Sequence[float]]
+AsyncScoreFn = Callable[[list[Pair]], Awaitable[Sequence[float]]]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The last stage (0-based) that scored a text, and the score it gave."""
+
+    stage: int
+    score: float
+
+
+def run_cascade(
+    queries: Sequence[str], texts: Sequence[Sequence[str]], stages: Sequence[tuple[ScoreFn, int | None]]
+) -> list[list[Staged]]:
+    """For each query's texts, the last stage that scored each one and its score there.
+
+    ``stages`` are (score function, keep) pairs; a stage scores every query's remaining
+    pairs in one call and passes each query's ``keep`` best on (None: the last stage).
+    """
+    steps = _steps(queries, texts, [keep for _, keep in stages])
+    scores = None
+    while True:
+        try:
+            number, pairs = steps.send(scores)
+        except StopIteration as done:
+            return done.value
+        scores = stages[number][0](pairs)
+
+
+async def arun_cascade(
+    queries: Sequence[str], texts: Sequence[Sequence[str]], stages: Sequence[tuple[AsyncScoreFn, int | None]]
+) -> list[list[Staged]]:
+    """:func:`run_cascade` with score functions that are awaited."""
+    steps = _steps(queries, texts, [keep for _, keep in stages])
+    scores = None
+    while True:
+        try:
+            number, pairs = steps.send(scores)
+        except StopIteration as done:
+            return done.value
+        scores = await stages[number][0](pairs)
+
+
+def _steps(
+    queries: Sequence[str], texts: Sequence[Sequence[str]], keeps: Sequence[int | None]
+) -> Generator[tuple[int, list[Pair]], Sequence[float], list[list[Staged]]]:
+    """Yield (stage, distinct pairs to score), receive their scores; return the outcome."""
+    results: list[list[Staged]] = [[Staged(-1, 0.0)] * len(group) for group in texts]
+    remaining = [list(range(len(group))) for group in texts]
+    for number, keep in enumerate(keeps):
+        pairs = [(queries[q], texts[q][i]) for q, indices in enumerate(remaining) for i in indices]
+        unique, positions = distinct(pairs)
+        scores = (yield number, unique) if unique else []
+        flat = iter(positions)
+        for q, indices in enumerate(remaining):
+            for i in indices:
+                results[q][i] = Staged(number, float(scores[next(flat)]))
+        if keep is None:
+            break
+        remaining = [order(results[q], indices)[:keep] for q, indices in enumerate(remaining)]
+    return results
+
+
+def order(staged: Sequence[Staged], indices: Sequence[int] | None = None) -> list[int]:
+    """``indices`` (default: all) best first: later stage first, then higher score, then input order."""
+    chosen = range(len(staged)) if indices is None else indices
+    return sorted(chosen, key=lambda i: (-staged[i].stage, -staged[i].score, i))

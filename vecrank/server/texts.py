@@ -1,0 +1,183 @@
+"""Request texts made ready for the engine: invalid Unicode found, long texts cut before tokenising.
+
+Everything here runs on a worker thread, never on the event loop. A text longer than what the
+model can read is cut by characters first (at whitespace where there is some), and the cut is
+checked by tokenising it: it must still hold at least the tokens the model keeps, so the engine
+scores the same tokens it would have kept from the whole text, without tokenising 100,000
+characters to keep 512 tokens. Where the cut holds too few tokens (much whitespace, very long
+words), a longer cut is tried, up to the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_FIRST_SPACE = re.compile(r"\s")
+_LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
+
+# First character budget per token of a cut; raised fourfold until the cut holds enough tokens.
+CHARS_PER_TOKEN = 8
+# Extra tokens a cut that falls inside a word must hold (the cut word's own pieces may differ).
+WORD_MARGIN = 16
+
+
+def invalid_text(data: Any, path: str = "") -> tuple[str, int] | None:
+    """The first string in a parsed JSON value that UTF-8 cannot encode (a lone surrogate):
+    its location (``documents[2]``) and the character's position; None when all are valid."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return path or "body", error.start
+        return None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found = invalid_text(key, f"{path}.{key}" if path else "key") or invalid_text(
+                value, f"{path}.{key}" if path else str(key)
+            )
+            if found:
+                return found
+    elif isinstance(data, list):
+        for number, item in enumerate(data):
+            found = invalid_text(item, f"{path}[{number}]")
+            if found:
+                return found
+    return None
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """How a protocol wants long pairs handled (the engine keeps the first tokens of the longest side)."""
+
+    document_tokens: int | None = None  # Cohere max_tokens_per_doc: each document alone, first tokens
+    left: bool = False  # TEI truncation_direction Left: keep the end of a long document
+    refuse: bool = False  # TEI truncate false: a pair longer than the model's limit is an error
+    count: bool = False  # report the tokens scored (Jina usage.total_tokens)
+
+
+@dataclass
+class Prepared:
+    """The query and documents to score, and the tokens scored per pair when counted."""
+
+    query: str
+    documents: list[str]
+    tokens: list[int] | None = None
+    too_long: int | None = None  # index of the first pair over the limit (with ``refuse``)
+
+
+class TextCutter:
+    """Cuts texts for one tokenizer and token limit (the model's ``max_length``)."""
+
+    def __init__(self, tokenizer: Any, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.specials = tokenizer.num_special_tokens_to_add(pair=True)
+
+    def prepare(
+        self, query: str, documents: Sequence[str], truncation: Truncation = Truncation()
+    ) -> Prepared:
+        """The texts to score for ``query`` against ``documents``, as ``truncation`` asks."""
+        query = self.cut([query], self.max_length)[0]
+        documents = list(documents)
+        if truncation.document_tokens is not None:
+            documents = self.first_tokens(documents, truncation.document_tokens)
+        if not (truncation.left or truncation.refuse or truncation.count):
+            return Prepared(query, self.cut(documents, self.max_length))
+        query_tokens = self.count([query])[0]
+        if truncation.left and not truncation.refuse:
+            documents = self.cut(documents, self.max_length, from_end=True)
+            kept = [self.kept_document_tokens(query_tokens, n) for n in self.count(documents)]
+            documents = self.last_tokens(documents, kept)
+        else:
+            documents = self.cut(documents, self.max_length)
+        budget = self.max_length - self.specials
+        pair_tokens = [query_tokens + n for n in self.count(documents)]
+        too_long = (
+            next((i for i, n in enumerate(pair_tokens) if n > budget), None) if truncation.refuse else None
+        )
+        tokens = [self.specials + min(budget, n) for n in pair_tokens]
+        return Prepared(query, documents, tokens, too_long)
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text alone, without special tokens."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def cut(self, texts: Sequence[str], tokens: int, from_end: bool = False) -> list[str]:
+        """Each text shortened, by characters, to a part that still holds at least ``tokens`` tokens
+        (its start, or its end with ``from_end``); short texts are returned whole."""
+        result = list(texts)
+        todo = list(range(len(result)))
+        chars = tokens * CHARS_PER_TOKEN
+        while todo:
+            pieces = {i: _cut(result[i], chars, from_end) for i in todo if len(result[i]) > chars}
+            if not pieces:
+                return result
+            counts = self.count([piece for piece, _ in pieces.values()])
+            todo = []
+            for (i, (piece, on_space)), count in zip(pieces.items(), counts):
+                if count >= tokens + (0 if on_space else WORD_MARGIN):
+                    result[i] = piece
+                else:
+                    todo.append(i)
+            chars *= 4
+        return result
+
+    def first_tokens(self, texts: Sequence[str], tokens: int) -> list[str]:
+        """Each text cut after its first ``tokens`` tokens (Cohere's ``max_tokens_per_doc``)."""
+        texts = self.cut(texts, tokens)
+        encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return [
+            text[: offsets[tokens - 1][1]] if len(offsets) > tokens else text
+            for text, offsets in zip(texts, encoded["offset_mapping"])
+        ]
+
+    def last_tokens(self, texts: Sequence[str], tokens: Sequence[int]) -> list[str]:
+        """Each text cut to at most its last ``tokens[i]`` tokens, starting at a word."""
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return [
+            text[_word_start(offsets, len(offsets) - keep) :] if len(offsets) > keep else text
+            for text, offsets, keep in zip(texts, encoded["offset_mapping"], tokens)
+        ]
+
+    def kept_document_tokens(self, query_tokens: int, document_tokens: int) -> int:
+        """The document tokens a pair keeps under longest-first truncation (as tokenizers does it)."""
+        budget = self.max_length - self.specials
+        if query_tokens + document_tokens <= budget:
+            return document_tokens
+        shorter, longer = sorted((query_tokens, document_tokens))
+        longer = shorter if shorter > budget else max(shorter, budget - shorter)
+        if shorter + longer > budget:
+            shorter, longer = budget // 2, budget // 2 + budget % 2
+        document_is_longer = document_tokens >= query_tokens
+        return min(document_tokens, longer if document_is_longer else shorter)
+
+
+def _word_start(offsets: Sequence[tuple[int, int]], index: int) -> int:
+    """The start of the first token from ``index`` on that follows a gap (a word's first piece), looking
+    ``WORD_MARGIN`` tokens ahead at most: a cut inside a word would tokenise differently."""
+    for token in range(index, min(index + WORD_MARGIN, len(offsets))):
+        if offsets[token][0] > offsets[token - 1][1]:
+            return offsets[token][0]
+    return offsets[index][0]
+
+
+def _cut(text: str, chars: int, from_end: bool) -> tuple[str, bool]:
+    """``text`` cut to at most ``chars`` characters, at whitespace where the last quarter of the cut
+    has some; also whether the cut fell on whitespace."""
+    piece = text[-chars:] if from_end else text[:chars]
+    window = chars // 4
+    if from_end:
+        space = _FIRST_SPACE.search(piece, 0, window)
+        return (piece[space.start() :], True) if space else (piece, False)
+    space = _LAST_SPACE.search(piece, len(piece) - window)
+    return (piece[: space.start()], True) if space else (piece, False)
