@@ -14,6 +14,7 @@ from .errors import (
     RerankError,
     VecrankError,
 )
+from .extras import MissingExtraError
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
+    "MissingExtraError",
     "MissingTextError",
     "ModelError",
     "PluginError",
