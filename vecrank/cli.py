@@ -218,10 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", "NDCG@10, MRR@10, Recall@100 on a BEIR-format folder", formatter_class=defaults
     )
     evaluate.add_argument(
-        "--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/; 'demo': the demo corpus"
+        "--data",
+        required=True,
+        help="folder with corpus.jsonl, queries.jsonl, qrels/; 'demo': the demo corpus",
     )
     evaluate.add_argument(
-        "--models", "-m", default="ettin-17m", help="comma-separated rerankers; a cascade: ettin-17m@30>ettin-1b"
+        "--models",
+        "-m",
+        default="ettin-17m",
+        help="comma-separated rerankers; a cascade: ettin-17m@30>ettin-1b",
     )
     evaluate.add_argument("--first-stage", choices=["minilm", "hashing"], default="minilm", help="retriever")
     evaluate.add_argument("--candidates", type=int, default=100, help="hits reranked per query")

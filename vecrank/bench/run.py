@@ -29,8 +29,8 @@ from . import measure
 from .environment import machine_info, versions
 from .models import bert_tokenizer_path, build_model, count_parameters
 from .options import parse_args
-from .shapes import MODEL_NAMES
 from .pairs import PairSet, make_pairs, token_length_stats
+from .shapes import MODEL_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
