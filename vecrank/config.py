@@ -91,7 +91,9 @@ class CollectionConfig(BaseModel):
     on_error: Literal["raise", "passthrough"] = "raise"
     on_missing_text: Literal["raise", "last"] = "raise"
     device: str | None = None
-    dtype: str | None = None
+    dtype: str | None = Field(
+        None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, or int8 (CPU: int8 linears)"
+    )
     trust_remote_code: bool = False
     remote: RemoteConfig = RemoteConfig()
     stages: tuple[Stage, ...] | None = Field(

@@ -130,3 +130,19 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     embeddings = model.get_input_embeddings().weight.numel()
     return total, total - embeddings
+
+
+def build_minilm_cross_encoder(folder: str | Path, *, seed: int = 0) -> Path:
+    """A cross-encoder on the real all-MiniLM-L6-v2 body: its trained layers, a seeded one-label head.
+
+    Random weights make int8 look worse than it is (their activations have none of a trained
+    model's structure), so the int8 quality guard runs on these real layers.
+    """
+    path = bert_tokenizer_path()
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(path).save_pretrained(folder)
+    return folder

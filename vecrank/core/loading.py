@@ -13,6 +13,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from ..errors import ModelError
 from .first_token import first_token_only
 from .modernbert import pack_attention
+from .quantize import check_int8_device, is_int8, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
@@ -39,6 +40,12 @@ class LoadedModel:
     dtype: torch.dtype
     attention: str  # "varlen:<kernel>" or the transformers implementation used padded
     max_length: int
+    quantization: str | None = None  # "int8": dynamic int8 linear layers (CPU)
+
+    @property
+    def dtype_name(self) -> str:
+        """``int8`` on the int8 path, else the float dtype (``float32``, ``bfloat16``, ...)."""
+        return self.quantization or str(self.dtype).removeprefix("torch.")
 
 
 def pick_device(device: str | None) -> torch.device:
@@ -65,13 +72,16 @@ def _mps_available() -> bool:
 
 
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 on CUDA and fp32 elsewhere."""
+    """``auto`` is bf16 on CUDA and fp32 elsewhere; ``int8`` is fp32 around int8 linear layers (CPU only)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype in (None, "auto"):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if is_int8(dtype):
+        check_int8_device(device)
+        return torch.float32
     if dtype not in DTYPES:
-        raise ModelError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}")
+        raise ModelError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}, int8")
     return DTYPES[dtype]
 
 
@@ -192,12 +202,17 @@ def load_model(
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
+    quantization = "int8" if is_int8(dtype) else None
+    if quantization:
+        quantize_int8(model)
     if use_varlen:
         if config.model_type == "modernbert":
             pack_attention(model)
         first_token_only(model)
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
-    logger.info("loaded %s on %s (%s, attention %s)", source.source, torch_device, torch_dtype, label)
+    logger.info(
+        "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
+    )
     return LoadedModel(
         source=source,
         model=model,
@@ -206,6 +221,7 @@ def load_model(
         dtype=torch_dtype,
         attention=label,
         max_length=_max_length(max_length, tokenizer, config),
+        quantization=quantization,
     )
 
 

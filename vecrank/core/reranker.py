@@ -35,6 +35,7 @@ class CrossEncoderReranker:
     sentence-transformers CrossEncoder folder or a plain sequence-classification
     folder) or a hub id. Scores come back in input order.
 
+    ``dtype="int8"`` (CPU only) runs every linear layer with dynamic int8 matrix products.
     ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
     ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
     thread each.
@@ -105,7 +106,7 @@ class CrossEncoderReranker:
         loaded = self.loaded
         return (
             f"CrossEncoderReranker({self.name!r}, device={loaded.device.type!r}, "
-            f"dtype={str(loaded.dtype).removeprefix('torch.')!r}, attention={loaded.attention!r}, "
+            f"dtype={loaded.dtype_name!r}, attention={loaded.attention!r}, "
             f"max_length={loaded.max_length})"
         )
 
