@@ -89,7 +89,7 @@ def test_model_arguments_alone(tmp_path: Path) -> None:
 
 
 def test_key_scope_weaviate_and_chunk_options() -> None:
-    argv = ["--model", "m", "--api-key", "k", "--api-key-scope", "all", "--weaviate-without-key"]
+    argv = ["--model", "org/m", "--api-key", "k", "--api-key-scope", "all", "--weaviate-without-key"]
     settings = settings_from_args(parse(*argv, "--chunk-tokens", "2048"))
     assert (settings.api_key_scope, settings.weaviate_without_key, settings.chunk_tokens) == (
         "all",
