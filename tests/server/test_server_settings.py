@@ -78,6 +78,22 @@ def test_model_arguments_alone() -> None:
     assert settings.models == {"tiny": "/models/tiny", "fast": "ettin-17m"}  # served by name, not path
     assert settings.max_documents == 10_000 and settings.host == "127.0.0.1"
     assert settings.api_key.get_secret_value() == "k"
+    assert settings.api_key_scope == "api" and not settings.weaviate_without_key
+
+
+def test_key_scope_weaviate_and_chunk_options() -> None:
+    argv = ["--model", "m", "--api-key", "k", "--api-key-scope", "all", "--weaviate-without-key"]
+    settings = settings_from_args(parse(*argv, "--chunk-tokens", "2048"))
+    assert (settings.api_key_scope, settings.weaviate_without_key, settings.chunk_tokens) == (
+        "all",
+        True,
+        2048,
+    )
+
+
+def test_two_folders_of_one_name_need_names() -> None:
+    with pytest.raises(ConfigError, match="NAME=MODEL"):
+        settings_from_args(parse("--model", "/a/tiny", "--model", "/b/tiny"))
 
 
 def test_bad_settings_are_clear_errors() -> None:

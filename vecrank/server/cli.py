@@ -23,6 +23,7 @@ _LIMITS = {
     "max_wait_ms": (float, "milliseconds a batch waits to fill up"),
     "merge_tokens": (int, "tokens (estimated) merged from concurrent requests into one engine call"),
     "batch_tokens": (int, "token budget of one forward pass"),
+    "chunk_tokens": (int, "tokens (estimated) of one request per engine call; larger requests take turns"),
     "shutdown_timeout": (float, "seconds to finish requests in flight on shutdown"),
 }
 
@@ -43,6 +44,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (default: %(default)s)")
     parser.add_argument("--api-key", help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})")
+    parser.add_argument(
+        "--api-key-scope",
+        choices=["api", "all"],
+        default="api",
+        help="routes the key covers: api (reranking, /meta, /metrics) or all (also /health and the docs)",
+    )
+    parser.add_argument(
+        "--weaviate-without-key",
+        action="store_true",
+        help="answer the Weaviate module (which sends no key) without one; other protocols keep the key",
+    )
     parser.add_argument(
         "--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow CORS from ORIGIN"
     )
@@ -88,6 +100,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         port=args.port,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
         cors_origins=tuple(args.cors_origin),
+        api_key_scope=args.api_key_scope,
+        weaviate_without_key=args.weaviate_without_key,
         log_level=args.log_level,
     )
     values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
