@@ -90,7 +90,8 @@ def run_clients(url: str, big: dict, small: dict, unloaded: int, gap: float) -> 
                 http.post("/v2/rerank", content=body, headers={"Content-Type": "application/json"})
             )
             loaded: list[float] = []
-            await asyncio.sleep(1.0)  # the big body is sent and parsed; its chunks are running
+            while (await http.get("/health")).json()["queue_pairs"] == 0:  # sent, parsed, cut, queued
+                await asyncio.sleep(0.05)
             while not big_task.done():  # small requests sent while the big one runs
                 loaded.append(await one_small())
                 await asyncio.sleep(gap)
@@ -116,6 +117,7 @@ def measure(reranker, pool, args, big: dict, small: dict, chunk_tokens: int | No
     calls = run["calls"]
     call_ms = run["big_seconds"] * 1000 / max(1, calls)
     result = {
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "chunk_tokens": "one chunk per request" if chunk_tokens == UNCHUNKED else chunk_tokens or "default",
         "big_request_s": round(run["big_seconds"], 2),
         "engine_calls_during_big_request": calls,
