@@ -52,16 +52,44 @@ def model_folder(name: str) -> str:
     return name
 
 
+def cpu_seconds(marker: str) -> float:
+    """User + system CPU seconds of the local processes whose command line holds ``marker``."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if marker not in (stat.parent / "cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# The Ray Serve processes a request crosses before its model replica: HTTP proxy and ingress.
+HOPS = {"proxy": "ProxyActor", "ingress": "vecrank-ingress"}
+
+
 def measure(pool, url: str, requests: list[tuple[str, list[str]]], clients: int, repeats: int) -> dict:
     """Warm up, then ``repeats`` runs of every request; medians and the scores of the first run.
 
     ``one_document_ms_p50``: one client sending one-document requests in turn, the time a request
     spends outside the engine (HTTP, proxy and ingress hops) plus one tiny engine call.
+    ``*_cpu_ms_per_request``: CPU time of the Ray Serve proxy and ingress processes per request,
+    what sizes the ingress of a many-GPU deployment (wall times here mostly measure contention).
     """
     pool.apply(run_clients, (url, requests[: 2 * clients], clients))
     tiny = [(query, documents[:1]) for query, documents in requests[:ONE_DOCUMENT_REQUESTS]]
     one_document = pool.apply(run_clients, (url, tiny, 1))["latencies"]
+    cpu_before = {hop: cpu_seconds(marker) for hop, marker in HOPS.items()}
     runs = [pool.apply(run_clients, (url, requests, clients)) for _ in range(repeats)]
+    hops_cpu_ms = {
+        f"{hop}_cpu_ms_per_request": round(
+            (cpu_seconds(marker) - cpu_before[hop]) * 1000 / (repeats * len(requests)), 2
+        )
+        for hop, marker in HOPS.items()
+        if cpu_before[hop]
+    }
     pairs = sum(len(documents) for _, documents in requests)
     latencies = np.concatenate([np.array(run["latencies"]) for run in runs]) * 1000
     return {
@@ -70,6 +98,7 @@ def measure(pool, url: str, requests: list[tuple[str, list[str]]], clients: int,
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1),
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1),
         "one_document_ms_p50": round(float(np.median(one_document)) * 1000, 1),
+        **hops_cpu_ms,
         "scores": runs[0]["scores"],
     }
 
