@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import CollectionConfig, VecrankConfig, load_config
 from .errors import (
     ConfigError,
     MissingTextError,
@@ -14,18 +13,23 @@ from .errors import (
     RerankError,
     VecrankError,
 )
+from .extras import MissingExtraError
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .adapters import wrap
     from .adapters.instrument import instrument, uninstrument
+    from .config import CollectionConfig, VecrankConfig, load_config
     from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
 
 __version__ = "0.1.0"
 
-# Names whose modules import torch and transformers: loaded on first use, so that
-# `import vecrank` and `vecrank --version` stay fast.
+# Names whose modules import torch, transformers or pydantic: loaded on first use, so that
+# `import vecrank` and `vecrank --version` stay fast, and the engine runs without pydantic.
 _LAZY = {
+    "CollectionConfig": "vecrank.config",
+    "VecrankConfig": "vecrank.config",
+    "load_config": "vecrank.config",
     "wrap": "vecrank.adapters",
     "instrument": "vecrank.adapters.instrument",
     "uninstrument": "vecrank.adapters.instrument",
@@ -46,6 +50,7 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
+    "MissingExtraError",
     "MissingTextError",
     "ModelError",
     "PluginError",

@@ -11,10 +11,56 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 
+from .errors import ConfigError
 from .pairs import Pair, distinct
 
 ScoreFn = Callable[[list[Pair]], Sequence[float]]
 AsyncScoreFn = Callable[[list[Pair]], Awaitable[Sequence[float]]]
+
+
+def check_stages(stages: Sequence[tuple[str, int | None]]) -> None:
+    """A ValueError saying what is wrong with (model, keep) stages, unless they form a cascade."""
+    if len(stages) < 2:
+        raise ValueError("a cascade needs at least two stages (for one model, set `model`)")
+    *passing, (last, last_keep) = stages
+    for number, (model, keep) in enumerate(passing, start=1):
+        if keep is None:
+            raise ValueError(
+                f"stage {number} ({model!r}) needs `keep`: how many hits go on to stage {number + 1}"
+            )
+    if last_keep is not None:
+        raise ValueError(f"the last stage ({last!r}) orders every hit it gets: remove its `keep`")
+    for number, ((_, before), (model, keep)) in enumerate(zip(passing, passing[1:]), start=2):
+        if keep >= before:
+            raise ValueError(
+                f"stage {number} ({model!r}) keeps {keep} of the {before} hits it gets: "
+                "`keep` must shrink from stage to stage"
+            )
+
+
+def parse_stages(name: str) -> list[tuple[str, int | None]]:
+    """(model, keep) stages of a name: ``a`` is one model, ``a@30>b`` a cascade.
+
+    In ``ettin-17m@30>ettin-1b`` ettin-17m scores every candidate and keeps its best 30,
+    which ettin-1b then orders. A ConfigError says what is wrong.
+    """
+    if ">" not in name:
+        return [(name, None)]
+    stages: list[tuple[str, int | None]] = []
+    for part in (part.strip() for part in name.split(">")):
+        model, sep, keep = part.rpartition("@")
+        if not sep:
+            model, keep = part, ""
+        if not model or (sep and not keep.isdigit()):
+            raise ConfigError(
+                f"cascade {name!r}: write each stage as MODEL@KEEP and the last as MODEL, e.g. a@30>b"
+            )
+        stages.append((model, int(keep) if keep else None))
+    try:
+        check_stages(stages)
+    except ValueError as error:
+        raise ConfigError(f"cascade {name!r}: {error}") from None
+    return stages
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .cascade import check_stages, parse_stages
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -90,7 +91,9 @@ class CollectionConfig(BaseModel):
     on_error: Literal["raise", "passthrough"] = "raise"
     on_missing_text: Literal["raise", "last"] = "raise"
     device: str | None = None
-    dtype: str | None = None
+    dtype: str | None = Field(
+        None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, or int8 (CPU: int8 linears)"
+    )
     trust_remote_code: bool = False
     remote: RemoteConfig = RemoteConfig()
     stages: tuple[Stage, ...] | None = Field(
@@ -100,25 +103,8 @@ class CollectionConfig(BaseModel):
     @field_validator("stages")
     @classmethod
     def _check_stages(cls, stages: tuple[Stage, ...] | None) -> tuple[Stage, ...] | None:
-        if stages is None:
-            return None
-        if len(stages) < 2:
-            raise ValueError("a cascade needs at least two stages (for one model, set `model`)")
-        *passing, last = stages
-        for number, stage in enumerate(passing, start=1):
-            if stage.keep is None:
-                raise ValueError(
-                    f"stage {number} ({stage.model!r}) needs `keep`: "
-                    f"how many hits go on to stage {number + 1}"
-                )
-        if last.keep is not None:
-            raise ValueError(f"the last stage ({last.model!r}) orders every hit it gets: remove its `keep`")
-        for number, (before, stage) in enumerate(zip(passing, passing[1:]), start=2):
-            if stage.keep >= before.keep:
-                raise ValueError(
-                    f"stage {number} ({stage.model!r}) keeps {stage.keep} of the {before.keep} hits it gets: "
-                    "`keep` must shrink from stage to stage"
-                )
+        if stages is not None:
+            check_stages([(stage.model, stage.keep) for stage in stages])
         return stages
 
     @model_validator(mode="after")
@@ -259,29 +245,19 @@ def _describe(error: ValidationError) -> str:
 
 
 def reranker_settings(name: str) -> dict[str, Any]:
-    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``.
-
-    ``ettin-17m@30>ettin-1b``: ettin-17m scores every candidate and keeps its best 30, which
-    ettin-1b then orders.
-    """
-    if ">" not in name:
+    """Config keys for a reranker named on the command line: a model, or a cascade ``a@30>b``."""
+    stages = parse_stages(name)
+    if len(stages) == 1:
         return {"model": name}
-    stages = []
-    for part in name.split(">"):
-        model, sep, keep = part.strip().rpartition("@")
-        if not sep:
-            model, keep = part.strip(), ""
-        if not model or (sep and not keep.isdigit()):
-            raise ConfigError(
-                f"cascade {name!r}: write each stage as MODEL@KEEP and the last as MODEL, e.g. a@30>b"
-            )
-        stages.append({"model": model, "keep": int(keep)} if keep else {"model": model})
-    return {"stages": stages}
+    return {
+        "stages": [{"model": model, "keep": keep} if keep else {"model": model} for model, keep in stages]
+    }
 
 
 def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:
     """Build a :class:`VecrankConfig` from a TOML path, a dict, an existing config, or ``$VECRANK_CONFIG``."""
     if isinstance(source, VecrankConfig):
+        check_models(source, "config")
         return source
     if source is None:
         env = os.environ.get(ENV_VAR)
@@ -324,4 +300,20 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
             config.ray.for_model(name)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
+    check_models(config, origin)
     return config
+
+
+def check_models(config: VecrankConfig, origin: str) -> None:
+    """A :class:`ConfigError` for a model name that names nothing (with close matches), before any load."""
+    from .plugins import check_model_name
+
+    sections = {"[defaults]": config.defaults}
+    sections.update({f"collection {name!r}": config.for_collection(name) for name in config.collections})
+    for section, settings in sections.items():
+        key = "model" if settings.stages is None else "stages"
+        for stage, _ in settings.stage_settings():
+            try:
+                check_model_name(stage.model)
+            except ConfigError as error:
+                raise ConfigError(f"{origin}: {section}: key {key!r}: {error}") from None

