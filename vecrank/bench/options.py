@@ -53,6 +53,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the pairs and the random weights")
     parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="CPU: time sentence-transformers fp32, vecrank fp32 and vecrank int8 interleaved, then "
+        "check int8 quality on real MiniLM weights (writes benchmarks/results/int8_cpu.json)",
+    )
+    parser.add_argument(
+        "--long",
+        default=None,
+        metavar="LENGTHS",
+        help="CPU: long-document pairs of these token lengths, e.g. 1024,2048,4096,8192 "
+        "(writes benchmarks/results/long_documents_cpu.json)",
+    )
+    parser.add_argument(
+        "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
+    )
+    parser.add_argument(
         "--out", default=None, help="JSON path (None: benchmarks/results/throughput_<device>.json)"
     )
     return parser.parse_args(argv)

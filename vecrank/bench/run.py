@@ -30,7 +30,7 @@ from .environment import machine_info, versions
 from .models import bert_tokenizer_path, build_model, count_parameters
 from .options import parse_args
 from .pairs import PairSet, make_pairs, token_length_stats
-from .shapes import MODEL_NAMES
+from .shapes import ETTIN_SHAPES, MODEL_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    if args.int8 or args.long:
+        if device.type != "cpu":
+            print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
+            return 2
+        return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
         f"{len(pair_set.pairs)} pairs on {device} ({str(dtype).removeprefix('torch.')}); {command}",
@@ -76,6 +81,53 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.out or f"benchmarks/results/throughput_{device.type}.json")
     write_results(path, report)
     print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
+    print(f"wrote {path}")
+    return 0
+
+
+def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command: str) -> int:
+    """``--int8`` or ``--long``: run that benchmark per model, print it, write its JSON."""
+    from .int8 import int8_quality, int8_throughput
+    from .long import long_documents
+
+    allowed = ETTIN_SHAPES if args.long else MODEL_NAMES
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        mode = "--long" if args.long else "--int8"
+        print(f"vecrank bench: {mode} takes models {', '.join(allowed)}; not {unknown[0]!r}", file=sys.stderr)
+        return 2
+    cpu = torch.device("cpu")
+    report = {
+        "command": command,
+        "machine": machine_info(cpu),
+        "versions": versions(["sentence-transformers"]),
+    }
+    report.update(device="cpu", models={})
+    if args.long:
+        lengths = [int(length) for length in args.long.split(",")]
+    else:
+        pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
+        report["pairs"] = token_length_stats(tokenizer, pair_set.pairs, args.max_length)
+    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+        for name in names:
+            if args.long:
+                result = long_documents(name, Path(folder) / name, lengths, tokenizer, args)
+            else:
+                result = int8_throughput(name, Path(folder) / name, pair_set, args)
+                rates = result["pairs_per_s"]
+                print(
+                    f"{name:<10} ST fp32 {rates['st']:>7.1f}/s  vecrank fp32 {rates['vecrank_fp32']:>7.1f}/s "
+                    f"({result['ratio_fp32_vs_st_fp32']:.2f}x)  vecrank int8 {rates['vecrank_int8']:>7.1f}/s "
+                    f"({result['ratio_int8_vs_st_fp32']:.2f}x)",
+                    flush=True,
+                )
+            report["models"][name] = {**result, "machine": report["machine"], "command": command}
+    if args.int8:
+        report["quality"] = int8_quality(args.seed)
+        print(f"int8 quality on real MiniLM weights: {json.dumps(report['quality'])}")
+    default = "long_documents_cpu.json" if args.long else "int8_cpu.json"
+    path = Path(args.out or f"benchmarks/results/{default}")
+    write_results(path, report)
     print(f"wrote {path}")
     return 0
 

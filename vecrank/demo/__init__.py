@@ -68,8 +68,12 @@ def run_demo(
     show: int = 3,
     progress: bool = True,
     say=print,
+    dtype: str | None = None,
 ) -> dict:
-    """Index, search, rerank, print the comparison; returns the metrics and timings."""
+    """Index, search, rerank, print the comparison; returns the metrics and timings.
+
+    ``dtype`` is the reranker's (``int8`` for the int8 CPU path); None keeps its default.
+    """
     from qdrant_client import QdrantClient
 
     from ..adapters import wrap
@@ -81,7 +85,8 @@ def run_demo(
         client = QdrantClient(path=folder)
         try:
             index(client, dataset, embed, progress=progress)
-            reranking = wrap(client, {"defaults": {"model": model, "candidates": candidates}})
+            settings = {"model": model, "candidates": candidates, **({"dtype": dtype} if dtype else {})}
+            reranking = wrap(client, {"defaults": settings})
             before = search(client, dataset, embed, limit, rerank=False, progress=progress)
             after = search(reranking, dataset, embed, limit, rerank=True, progress=progress)
         finally:
