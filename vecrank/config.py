@@ -172,7 +172,9 @@ class RayConfig(BaseModel):
     defaults: RayDeployment = RayDeployment()
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     ingress_replicas: int = Field(1, ge=1, description="replicas of the HTTP ingress")
-    ingress_cpus: float = Field(1, ge=0, description="CPUs per ingress replica")
+    ingress_cpus: float = Field(
+        0, ge=0, description="CPUs reserved per ingress replica (it mostly waits on the model replicas)"
+    )
 
     def for_model(self, name: str) -> RayDeployment:
         """The deployment of model ``name``: its overrides over the defaults."""
@@ -255,6 +257,7 @@ def reranker_settings(name: str) -> dict[str, Any]:
 def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:
     """Build a :class:`VecrankConfig` from a TOML path, a dict, an existing config, or ``$VECRANK_CONFIG``."""
     if isinstance(source, VecrankConfig):
+        check_models(source, "config")
         return source
     if source is None:
         env = os.environ.get(ENV_VAR)
@@ -297,4 +300,20 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
             config.ray.for_model(name)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
+    check_models(config, origin)
     return config
+
+
+def check_models(config: VecrankConfig, origin: str) -> None:
+    """A :class:`ConfigError` for a model name that names nothing (with close matches), before any load."""
+    from .plugins import check_model_name
+
+    sections = {"[defaults]": config.defaults}
+    sections.update({f"collection {name!r}": config.for_collection(name) for name in config.collections})
+    for section, settings in sections.items():
+        key = "model" if settings.stages is None else "stages"
+        for stage, _ in settings.stage_settings():
+            try:
+                check_model_name(stage.model)
+            except ConfigError as error:
+                raise ConfigError(f"{origin}: {section}: key {key!r}: {error}") from None

@@ -82,7 +82,7 @@ def test_entry_point_plugin_is_loaded_and_used(fresh_plugins, capsys):
         }
     ]
     assert cli_main(["models"]) == 0
-    assert re.search(r"^length +plugin vecrank_length +\(local\)$", capsys.readouterr().out, re.M)
+    assert re.search(r"^length +plugin vecrank_length +\(ready\)$", capsys.readouterr().out, re.M)
 
 
 def test_allow_list_variable_skips_other_plugins(fresh_plugins, monkeypatch):
@@ -215,3 +215,28 @@ def test_template_text(fresh_plugins):
     missing = Candidate(id=8, payload={"text": "rotate"}, vector_score=1.0, position=0)
     with pytest.raises(vecrank.MissingTextError, match="hit 8 has no field 'title'"):
         pipeline.rerank("docs", [RerankRequest("q", [missing])])
+
+
+class AsyncScores:
+    """Answers ``vecrank_arerank`` with an awaitable (async callers) and ``vecrank_rerank`` otherwise."""
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_arerank(self, collection, pairs, config):
+        async def scores():
+            return [float(len(text)) for _, text in pairs]
+
+        return scores()
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        return [-float(len(text)) for _, text in pairs]
+
+
+async def test_hook_vecrank_arerank_is_awaited_by_async_callers_only(fresh_plugins):
+    manager.register_plugin(AsyncScores(), name="async-scores")
+    pipeline = RerankPipeline(load_config({"defaults": {"model": "minilm-bi"}}))
+    texts = ["bb", "a", "ccc"]
+    [awaited] = await pipeline.arerank("docs", [RerankRequest("q", candidates(texts))])
+    [called] = pipeline.rerank("docs", [RerankRequest("q", candidates(texts))])
+    assert [c.payload["text"] for c in awaited] == ["ccc", "bb", "a"]
+    assert [c.payload["text"] for c in called] == ["a", "bb", "ccc"]

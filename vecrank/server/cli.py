@@ -7,8 +7,9 @@ import os
 
 from pydantic import ValidationError
 
-from ..config import RayConfig, RayDeployment, load_config
-from ..errors import ConfigError
+from ..config import RayConfig, RayDeployment, is_remote_model, load_config
+from ..core.registry import resolve_model
+from ..errors import ConfigError, ModelError
 from .settings import ServerSettings
 
 API_KEY_ENV = "VECRANK_API_KEY"
@@ -110,15 +111,30 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         raise ConfigError("serve: --address joins a Ray cluster and needs --ray")
     try:
         if models and not args.config:
-            return ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
-        config = load_config(args.config)
-        values["ray"] = _ray_from_args(args, config.ray)
-        settings = ServerSettings.from_config(config, **values)
-        return settings.model_copy(update={"models": {**models, **settings.models}}) if models else settings
+            settings = ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
+        else:
+            config = load_config(args.config)
+            values["ray"] = _ray_from_args(args, config.ray)
+            settings = ServerSettings.from_config(config, **values)
+            if models:
+                settings = settings.model_copy(update={"models": {**models, **settings.models}})
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "settings"
         raise ConfigError(f"serve: {field}: {problem['msg']}") from None
+    check_servable(settings)
+    return settings
+
+
+def check_servable(settings: ServerSettings) -> None:
+    """A ConfigError, before the port is bound, for a model name the server cannot load."""
+    for alias, model in settings.models.items():
+        if is_remote_model(model):
+            continue
+        try:
+            resolve_model(model)
+        except ModelError as error:
+            raise ConfigError(f"serve: model {alias!r}: {error}") from None
 
 
 def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:
