@@ -121,12 +121,11 @@ def main() -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{'':<36}" + "".join(f"{m:>11}" for m in METRICS) + f"{'tokens/q':>10}{'work':>7}{'moved':>7}")
     for name, row in rows.items():
-        work = (
-            f"{row['tokens_per_question']:>10}{row['work_vs_minilm_bi']:>7.2f}"
-            if "work_vs_minilm_bi" in row
-            else ""
-        )
-        print(f"{name:<32}" + "".join(f"{row['metrics'][m]:>11.3f}" for m in METRICS) + work)
+        work = ""
+        if "work_vs_minilm_bi" in row:
+            work = f"{row['tokens_per_question']:>10}{row['work_vs_minilm_bi']:>7.2f}"
+            work += f"{row['answer_moved_vs_minilm_bi']:>7}"
+        print(f"{name:<36}" + "".join(f"{row['metrics'][m]:>11.3f}" for m in METRICS) + work)
     print(f"wrote {path}")
     return 0
 
