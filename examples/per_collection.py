@@ -24,7 +24,10 @@ def offline_stand_ins(config: vecrank.VecrankConfig, folder: Path) -> vecrank.Ve
     sections = {"bert": data["defaults"], "modernbert": data["collections"]["support"]}
     for architecture, section in sections.items():
         if not cached_locally(resolve_model(section["model"]).source):
-            print(f"{section['model']} is not downloaded: a tiny {architecture} model stands in")
+            print(
+                f"{section['model']} is not downloaded: a tiny {architecture} model with random weights "
+                "stands in, so its order below means nothing (vecrank download fetches the real one)"
+            )
             section["model"] = str(build_tiny_model(architecture, folder / architecture))
     return vecrank.load_config(data)
 

@@ -1,19 +1,17 @@
 """Rerank with the async Qdrant client: single queries, a batch, and queries running concurrently.
 
-Runs offline in a few seconds: embedded Qdrant (``AsyncQdrantClient(":memory:")``) and a tiny
-cross-encoder built on the spot. Run it with ``python examples/qdrant_async.py``.
+Runs offline: embedded Qdrant (``AsyncQdrantClient(":memory:")``) and ``minilm-bi``, the real
+all-MiniLM-L6-v2 weights that the ``demo`` extra installs. Run it with
+``python examples/qdrant_async.py``; with network, name a cross-encoder such as ``ettin-17m``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 
 from qdrant_client import AsyncQdrantClient, models
 
 import vecrank
-from vecrank.testing.tiny_models import build_tiny_model
 
 # A handful of passages with hand-made 3-d "embeddings" (axes: places, animals, software).
 PASSAGES = [
@@ -39,55 +37,47 @@ def show(title: str, points: list[models.ScoredPoint]) -> None:
 
 
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        # A tiny random cross-encoder, so this runs offline; its order shows the mechanics, not quality.
-        # In real use, name a model instead and skip this step: {"defaults": {"model": "ettin-17m"}}.
-        model = build_tiny_model("bert", Path(folder) / "reranker")
-        # Sigmoid turns the raw logits into 0..1 scores; the raw logit stays in ``rerank_score``.
-        config = {"defaults": {"model": str(model), "normalize": "sigmoid"}}
-        client = vecrank.wrap(AsyncQdrantClient(":memory:"), config=config)
+    # Real weights that work offline (all-MiniLM-L6-v2); with network, a cross-encoder: "ettin-17m".
+    # minmax scales each query's scores to 0..1; the raw score stays in ``rerank_score``.
+    config = {"defaults": {"model": "minilm-bi", "normalize": "minmax"}}
+    client = vecrank.wrap(AsyncQdrantClient(":memory:"), config=config)
 
-        await client.create_collection(
-            "passages", vectors_config=models.VectorParams(size=3, distance=models.Distance.COSINE)
-        )
-        await client.upsert(
-            "passages",
-            [
-                models.PointStruct(id=i, vector=vector, payload={"text": text, "topic": topic})
-                for i, (text, topic, vector) in enumerate(PASSAGES)
-            ],
-        )
+    await client.create_collection(
+        "passages", vectors_config=models.VectorParams(size=3, distance=models.Distance.COSINE)
+    )
+    await client.upsert(
+        "passages",
+        [
+            models.PointStruct(id=i, vector=vector, payload={"text": text, "topic": topic})
+            for i, (text, topic, vector) in enumerate(PASSAGES)
+        ],
+    )
 
-        places = models.Filter(
-            must=[models.FieldCondition(key="topic", match=models.MatchValue(value="places"))]
-        )
-        response = await client.query_points(
-            "passages", query=[0.7, 0.1, 0.3], query_filter=places, limit=3, rerank_query="largest city"
-        )
-        show("Places, reranked for 'largest city':", response.points)
+    places = models.Filter(must=[models.FieldCondition(key="topic", match=models.MatchValue(value="places"))])
+    response = await client.query_points(
+        "passages", query=[0.7, 0.1, 0.3], query_filter=places, limit=3, rerank_query="largest city"
+    )
+    show("Places, reranked for 'largest city':", response.points)
 
-        # A batch: every query's candidates go to the reranker in one call.
-        requests = [
-            models.QueryRequest(query=[0.1, 0.9, 0.1], limit=2, with_payload=True),
-            models.QueryRequest(query=[0.1, 0.1, 0.9], limit=2, with_payload=True),
-        ]
-        pets, code = await client.query_batch_points(
-            "passages", requests, rerank_queries=["which pet sleeps most?", "search by similarity"]
-        )
-        show("Batch query 1, 'which pet sleeps most?':", pets.points)
-        show("Batch query 2, 'search by similarity':", code.points)
+    # A batch: every query's candidates go to the reranker in one call.
+    requests = [
+        models.QueryRequest(query=[0.1, 0.9, 0.1], limit=2, with_payload=True),
+        models.QueryRequest(query=[0.1, 0.1, 0.9], limit=2, with_payload=True),
+    ]
+    pets, code = await client.query_batch_points(
+        "passages", requests, rerank_queries=["which pet sleeps most?", "search by similarity"]
+    )
+    show("Batch query 1, 'which pet sleeps most?':", pets.points)
+    show("Batch query 2, 'search by similarity':", code.points)
 
-        # Reranking runs on a worker thread, so concurrent queries do not block the event loop.
-        questions = ["capital of France", "capital of Germany"]
-        answers = await asyncio.gather(
-            *(
-                client.query_points("passages", query=[0.8, 0.1, 0.2], limit=1, rerank_query=q)
-                for q in questions
-            )
-        )
-        for question, answer in zip(questions, answers):
-            show(f"Concurrent query {question!r}:", answer.points)
-        await client.close()
+    # Reranking runs on a worker thread, so concurrent queries do not block the event loop.
+    questions = ["capital of France", "capital of Germany"]
+    answers = await asyncio.gather(
+        *(client.query_points("passages", query=[0.8, 0.1, 0.2], limit=1, rerank_query=q) for q in questions)
+    )
+    for question, answer in zip(questions, answers):
+        show(f"Concurrent query {question!r}:", answer.points)
+    await client.close()
 
 
 if __name__ == "__main__":

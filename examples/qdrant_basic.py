@@ -1,18 +1,15 @@
 """Rerank Qdrant search results with a cross-encoder: wrap the client, add ``rerank_query=``.
 
-Runs offline in a few seconds: embedded Qdrant (``QdrantClient(":memory:")``) and a tiny
-cross-encoder built on the spot. Run it with ``python examples/qdrant_basic.py``.
+Runs offline: embedded Qdrant (``QdrantClient(":memory:")``) and ``minilm-bi``, the real
+all-MiniLM-L6-v2 weights that the ``demo`` extra installs. Run it with
+``python examples/qdrant_basic.py``; with network, name a cross-encoder such as ``ettin-17m``.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from qdrant_client import QdrantClient, models
 
 import vecrank
-from vecrank.testing.tiny_models import build_tiny_model
 
 # A handful of passages with hand-made 3-d "embeddings" (axes: places, animals, software).
 PASSAGES = [
@@ -37,35 +34,32 @@ def show(title: str, points: list[models.ScoredPoint]) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        # A tiny random cross-encoder, so this runs offline; its order shows the mechanics, not quality.
-        # In real use, name a model instead and skip this step: {"defaults": {"model": "ettin-17m"}}.
-        model = build_tiny_model("bert", Path(folder) / "reranker")
-        config = {
-            "defaults": {"model": str(model)},
-            # Score 8 candidates for every query, whatever its limit (default: 4 x (offset + limit)).
-            "collections": {"passages": {"candidates": 8, "text_field": "text"}},
-        }
-        client = vecrank.wrap(QdrantClient(":memory:"), config=config)
+    config = {
+        # Real weights that work offline; with network, a cross-encoder: "ettin-17m".
+        "defaults": {"model": "minilm-bi"},
+        # Score 8 candidates for every query, whatever its limit (default: 4 x (offset + limit)).
+        "collections": {"passages": {"candidates": 8, "text_field": "text"}},
+    }
+    client = vecrank.wrap(QdrantClient(":memory:"), config=config)
 
-        # Every other method is the client's own.
-        client.create_collection(
-            "passages", vectors_config=models.VectorParams(size=3, distance=models.Distance.COSINE)
-        )
-        client.upsert(
-            "passages",
-            [
-                models.PointStruct(id=i, vector=vector, payload={"text": text})
-                for i, (text, vector) in enumerate(PASSAGES)
-            ],
-        )
+    # Every other method is the client's own.
+    client.create_collection(
+        "passages", vectors_config=models.VectorParams(size=3, distance=models.Distance.COSINE)
+    )
+    client.upsert(
+        "passages",
+        [
+            models.PointStruct(id=i, vector=vector, payload={"text": text})
+            for i, (text, vector) in enumerate(PASSAGES)
+        ],
+    )
 
-        query_vector = [0.7, 0.1, 0.3]
-        question = "which city has the most people?"
-        # Without query text the hits pass through in the database's order.
-        show("Database order:", client.query_points("passages", query=query_vector, limit=4).points)
-        reranked = client.query_points("passages", query=query_vector, limit=4, rerank_query=question)
-        show(f"Reranked for {question!r}:", reranked.points)
+    query_vector = [0.7, 0.1, 0.3]
+    question = "which city has the most people?"
+    # Without query text the hits pass through in the database's order.
+    show("Database order:", client.query_points("passages", query=query_vector, limit=4).points)
+    reranked = client.query_points("passages", query=query_vector, limit=4, rerank_query=question)
+    show(f"Reranked for {question!r}:", reranked.points)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ def main() -> None:
         settings = ServerSettings(models={"my-reranker": model}, port=0, api_key="example-key")
         with running_server(settings) as url:
             print(f"serving {model} at {url}")
+            if not args.model:
+                print("(a tiny model with random weights: the scores and order mean nothing)")
             headers = {"Authorization": "Bearer example-key"}
             with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
                 cohere = client.post(

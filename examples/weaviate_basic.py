@@ -5,14 +5,10 @@ Run: python examples/weaviate_basic.py
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import weaviate
 from weaviate.classes.query import MetadataQuery, Rerank
 
 import vecrank
-from vecrank.testing.tiny_models import build_tiny_model
 from vecrank.testing.weaviate_server import WeaviateStandIn
 
 PASSAGES = [
@@ -38,15 +34,15 @@ def show(title: str, result) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder, WeaviateStandIn() as standin:
+    with WeaviateStandIn() as standin:
         standin.add_collection("Passages", ["text"])
         for text in PASSAGES:
             standin.add_object("Passages", {"text": text})  # embedded by the stand-in's bag of words
-        # A tiny random cross-encoder keeps the example offline (its ranking means nothing).
-        # In real use, name an alias such as "ettin-17m" instead of a folder.
-        model = build_tiny_model("bert", Path(folder) / "tiny-bert")
-        config = {"defaults": {"model": str(model), "text_field": "text", "normalize": "sigmoid"}}
+        # Real weights that work offline (all-MiniLM-L6-v2); with network, a cross-encoder: "ettin-17m".
+        # Listing the collection reranks its searches by their own text (near_text, hybrid, bm25).
+        config = {"defaults": {"model": "minilm-bi"}, "collections": {"Passages": {"text_field": "text"}}}
 
+        # Against a real server: raw = weaviate.connect_to_local() (or connect_to_weaviate_cloud(...)).
         raw = weaviate.connect_to_custom(**standin.connection_kwargs)
         with vecrank.wrap(raw, config=config) as client:
             plain = raw.collections.get("Passages").query

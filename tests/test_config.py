@@ -86,3 +86,37 @@ def test_strict_collections_reject_unknown_names():
     assert config.for_collection("docs").model == CollectionConfig().model
     with pytest.raises(ConfigError, match="collection 'other' is not configured \\(configured: docs\\)"):
         config.for_collection("other")
+
+
+def test_a_model_typo_is_a_config_error_with_close_names():
+    with pytest.raises(
+        ConfigError, match=r"\[defaults\]: key 'model': unknown model 'ettin-17'.*'ettin-17m'"
+    ):
+        load_config({"defaults": {"model": "ettin-17"}})
+    with pytest.raises(ConfigError, match=r"collection 'docs': key 'model'.*did you mean 'minilm-bi'"):
+        load_config({"collections": {"docs": {"model": "minilm-by"}}})
+
+
+def test_every_kind_of_model_name_is_accepted(tmp_path):
+    names = [
+        "ettin-150m",
+        "minilm-bi",
+        str(tmp_path),
+        "org/name",
+        "http://127.0.0.1:8080",
+        "https://x.example",
+    ]
+    config = load_config({"collections": {f"c{i}": {"model": name} for i, name in enumerate(names)}})
+    assert [config.for_collection(f"c{i}").model for i in range(len(names))] == names
+
+
+def test_wrap_checks_the_model_names():
+    from qdrant_client import QdrantClient
+
+    import vecrank
+
+    client = QdrantClient(":memory:")
+    with pytest.raises(ConfigError, match="did you mean 'ettin-17m'"):
+        vecrank.wrap(client, {"defaults": {"model": "ettin-17"}})
+    with pytest.raises(ConfigError, match="did you mean 'ettin-17m'"):
+        vecrank.wrap(client, vecrank.VecrankConfig(defaults=CollectionConfig(model="ettin-17")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,13 @@ def test_example_runs(script):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), f"{script.name} printed nothing"
     if script.name == "weaviate_basic.py":
-        assert "server order" in result.stdout and "reranked" in result.stdout
+        assert "server order" in result.stdout
+        assert len([line for line in result.stdout.splitlines() if " reranked 0." in line]) == 6
+    if script.name == "qdrant_basic.py":  # real weights (minilm-bi): a sensible answer, not a random one
+        reranked = result.stdout.split("Reranked for 'which city has the most people?':")[1]
+        assert reranked.splitlines()[1].endswith("Tokyo is the most populous city in the world.")
+    if script.name in ("per_collection.py", "serve_and_query.py") and "tiny" in result.stdout:
+        assert re.search(r"means? nothing", result.stdout)
 
 
 def test_plugin_package_installs_and_is_used(tmp_path):

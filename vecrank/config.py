@@ -91,7 +91,9 @@ class CollectionConfig(BaseModel):
     on_error: Literal["raise", "passthrough"] = "raise"
     on_missing_text: Literal["raise", "last"] = "raise"
     device: str | None = None
-    dtype: str | None = None
+    dtype: str | None = Field(
+        None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, or int8 (CPU: int8 linears)"
+    )
     trust_remote_code: bool = False
     remote: RemoteConfig = RemoteConfig()
     stages: tuple[Stage, ...] | None = Field(
@@ -253,6 +255,7 @@ def reranker_settings(name: str) -> dict[str, Any]:
 def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:
     """Build a :class:`VecrankConfig` from a TOML path, a dict, an existing config, or ``$VECRANK_CONFIG``."""
     if isinstance(source, VecrankConfig):
+        check_models(source, "config")
         return source
     if source is None:
         env = os.environ.get(ENV_VAR)
@@ -295,4 +298,20 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
             config.ray.for_model(name)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
+    check_models(config, origin)
     return config
+
+
+def check_models(config: VecrankConfig, origin: str) -> None:
+    """A :class:`ConfigError` for a model name that names nothing (with close matches), before any load."""
+    from .plugins import check_model_name
+
+    sections = {"[defaults]": config.defaults}
+    sections.update({f"collection {name!r}": config.for_collection(name) for name in config.collections})
+    for section, settings in sections.items():
+        key = "model" if settings.stages is None else "stages"
+        for stage, _ in settings.stage_settings():
+            try:
+                check_model_name(stage.model)
+            except ConfigError as error:
+                raise ConfigError(f"{origin}: {section}: key {key!r}: {error}") from None

@@ -42,4 +42,3 @@ class MissingTextError(RerankError):
         super().__init__(message)
         self.hit_id = hit_id
         self.field = field
-

@@ -93,7 +93,7 @@ def test_stages_from_toml(tmp_path):
     assert (plain.label, plain.stage_settings()) == ("ettin-32m", [(plain, None)])
 
 
-def test_a_collection_model_replaces_a_default_cascade_and_stages_replace_a_default_model():
+def test_a_collection_model_replaces_a_default_cascade_and_stages_replace_a_default_model(counting):
     config = load_config({"defaults": CASCADE, "collections": {"one": {"model": "ettin-150m"}, "two": {}}})
     assert config.for_collection("one").label == "ettin-150m"
     assert config.for_collection("two").label == "count-x@4>count-y"
@@ -295,7 +295,7 @@ def test_real_engine_cascade_matches_the_two_models_run_by_hand(tiny_models):
     assert [c.score for c in ordered[:3]] == pytest.approx(sorted(second, reverse=True), abs=1e-6)
 
 
-def test_serve_offers_a_cascades_stages_by_their_own_names():
+def test_serve_offers_a_cascades_stages_by_their_own_names(counting):
     config = load_config({"defaults": {"model": "ettin-17m"}, "collections": {"faq": CASCADE, "docs": {}}})
     assert models_from_config(config) == {
         "default": "ettin-17m",

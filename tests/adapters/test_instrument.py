@@ -160,3 +160,30 @@ def test_import_vecrank_loads_neither_torch_nor_the_clients() -> None:
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+async def test_threads_sharing_an_instrumented_client_rerank_each_call_once(config: dict, originals) -> None:
+    """vecrank's own inner calls are marked per thread: no call is reranked twice or skipped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = QdrantClient(":memory:")
+    client.create_collection("docs", vectors_config=models.VectorParams(size=3, distance="Cosine"))
+    client.upsert(
+        "docs",
+        [
+            models.PointStruct(id=i, vector=[i % 3 + 0.1, i % 5, 1.0], payload={"text": WORDS[i]})
+            for i in range(8)
+        ],
+    )
+    wrapped = vecrank.wrap(client, config=config)
+    vecrank.instrument(config=config)
+
+    def search(number: int) -> list:
+        target = wrapped if number % 2 else client
+        return (target.query_points("docs", QUERY, limit=3, rerank_query=ASK)).points
+
+    with registered(EngineCalls(), "test-engine-calls") as calls, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(search, range(16)))
+    assert calls.pairs == [8] * 16
+    assert all(result == results[0] and isinstance(result[0], RerankedPoint) for result in results)
+    client.close()

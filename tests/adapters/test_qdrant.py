@@ -528,9 +528,10 @@ async def test_wrong_score_count_raises_rerank_error(backend: Backend) -> None:
         await resolve(backend.wrap().query_points("docs", query=QUERY, limit=3, rerank_query=ASK))
 
 
-async def test_missing_model_raises_rerank_error(backend: Backend, tmp_path: Path) -> None:
-    client = backend.wrap(model=str(tmp_path / "no-such-model"))
-    with pytest.raises(vecrank.RerankError, match="no-such-model"):
+async def test_unloadable_model_raises_rerank_error(backend: Backend, tmp_path: Path) -> None:
+    (tmp_path / "not-a-model").mkdir()
+    client = backend.wrap(model=str(tmp_path / "not-a-model"))
+    with pytest.raises(vecrank.RerankError, match="not-a-model"):
         await resolve(client.query_points("docs", query=QUERY, limit=3, rerank_query=ASK))
 
 

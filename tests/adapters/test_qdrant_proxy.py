@@ -173,3 +173,21 @@ async def test_strict_mode_rejects_only_calls_that_would_rerank(plain: Any, tiny
     assert unasked == await resolve(plain.query_points("other", query=TEXT_QUERY, using="text", limit=3))
     with pytest.raises(vecrank.ConfigError, match="collection 'other' is not configured"):
         await resolve(wrapped.query_points("other", query=QUERY, limit=3, rerank_query=ASK))
+
+
+def test_sync_and_async_twins_offer_the_same_methods() -> None:
+    """The twins differ only in I/O: same public methods, same vecrank keywords and defaults."""
+    from vecrank.adapters.qdrant import AsyncRerankingQdrantClient, RerankingQdrantClient
+
+    def own(cls: type) -> dict[str, inspect.Signature]:
+        return {
+            name: inspect.signature(member)
+            for name, member in vars(cls).items()
+            if callable(member) and not name.startswith("_")
+        }
+
+    sync, asynchronous = own(RerankingQdrantClient), own(AsyncRerankingQdrantClient)
+    assert set(sync) == set(asynchronous) == set(SEARCHES)
+    for name in SEARCHES:
+        assert list(sync[name].parameters) == list(asynchronous[name].parameters)
+        assert inspect.iscoroutinefunction(getattr(AsyncRerankingQdrantClient, name))

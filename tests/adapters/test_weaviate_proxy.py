@@ -195,3 +195,19 @@ async def test_strict_mode_rejects_only_searches_that_would_rerank(plain: Any, t
     notes = wrapped.collections.get("Notes")
     with pytest.raises(vecrank.ConfigError, match="collection 'Notes' is not configured"):
         await resolve(notes.query.near_text(TEXT, limit=3, rerank=Rerank(prop="body")))
+
+
+def test_sync_and_async_twins_offer_the_same_methods() -> None:
+    """Each sync proxy class and its async twin expose the same public methods and properties."""
+    from vecrank.adapters import weaviate as adapter
+
+    def own(cls: type) -> set[str]:
+        return {
+            name for klass in cls.__mro__[:-1] if klass.__module__ == adapter.__name__ for name in vars(klass)
+        }
+
+    for name in ("RerankingWeaviateClient", "RerankingCollections", "RerankingCollection", "RerankingQuery"):
+        sync, asynchronous = getattr(adapter, name), getattr(adapter, f"Async{name}")
+        assert {n for n in own(sync) if not n.startswith("_")} == {
+            n for n in own(asynchronous) if not n.startswith("_")
+        }

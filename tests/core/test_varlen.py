@@ -13,7 +13,7 @@ from vecrank import CrossEncoderReranker
 from vecrank.core.batching import EncodedPairs, pack_batch, pad_batch
 from vecrank.core.first_token import first_token_attention
 from vecrank.core.modernbert import apply_rotary, pack_attention
-from vecrank.core.varlen import FIRST_TOKEN_ONLY, varlen_attention_forward
+from vecrank.core.varlen import FIRST_TOKEN_ONLY, banded_attention, varlen_attention_forward
 from vecrank.core.workers import BatchWorkers
 from vecrank.testing.tiny_models import MODERNBERT_LOCAL_ATTENTION, build_tiny_model
 
@@ -56,6 +56,29 @@ def test_varlen_attention_matches_per_sequence_sdpa(sliding_window):
     )
     half_window = 10**9 if sliding_window is None else sliding_window - 1
     torch.testing.assert_close(out, _reference_attention(q, k, v, lengths, half_window))
+
+
+@pytest.mark.parametrize(("length", "half_width"), [(3, 8), (25, 8), (64, 64), (200, 64), (4097, 64)])
+def test_banded_attention_equals_the_masked_full_matrix(length, half_width):
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(length, 4, 32) for _ in range(3))
+    out = banded_attention(q, k, v, half_width, 32**-0.5)
+    reference = _reference_attention(
+        *(t.transpose(0, 1).unsqueeze(0) for t in (q, k, v)), [length], half_width
+    )
+    torch.testing.assert_close(out, reference[0], atol=1e-5, rtol=0)
+
+
+def test_long_documents_score_as_the_padded_model(tmp_path):
+    """Pairs up to 2,000 tokens, far past the window: banded local layers give the padded scores."""
+    folder = str(
+        build_tiny_model("modernbert", tmp_path / "long", max_position_embeddings=2048, pooling="cls")
+    )
+    pairs = [("rotate keys", " ".join(WORDS[i % 7] for i in range(n))) for n in (40, 300, 900, 1990)]
+    packed = CrossEncoderReranker(folder, device="cpu", attention="varlen")
+    assert max(packed.tokenize(pairs).lengths) >= 1990
+    padded = CrossEncoderReranker(folder, device="cpu", attention="sdpa")
+    np.testing.assert_allclose(packed.predict(pairs), padded.predict(pairs), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("half_window", [-1, 8])

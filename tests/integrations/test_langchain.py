@@ -27,6 +27,7 @@ from integration_helpers import (
 from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
 from langchain_qdrant import QdrantVectorStore
 from langchain_weaviate import WeaviateVectorStore
 from qdrant_client import QdrantClient
@@ -184,6 +185,30 @@ def test_an_explicit_collection_picks_its_settings(engine, model) -> None:
     assert calls.calls == [("notes", 6)]
     expected = engine_order(engine, QUESTION, PASSAGES[:6])[:2]
     assert [d.page_content for d in reranked] == [text for text, _ in expected]
+
+
+class ListRetriever(BaseRetriever):
+    """A retriever that is not a vector store's: it answers with its documents, whatever the query."""
+
+    documents: list[Document]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: Any) -> list[Document]:
+        return self.documents
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_any_retriever_is_reranked_as_it_answers(engine, model, mode) -> None:
+    docs = [Document(page_content=text, metadata={"n": i}) for i, text in enumerate(PASSAGES[:6])]
+    base = ListRetriever(documents=docs)
+    with pytest.raises(ValueError, match="collection="):
+        invoke(VecrankRetriever(base_retriever=base, config=config(model)), QUESTION, mode)
+    retriever = VecrankRetriever(base_retriever=base, k=2, collection="notes", config=config(model))
+    result = invoke(retriever, QUESTION, mode)
+    expected = engine_order(engine, QUESTION, PASSAGES[:6])[:2]
+    assert [(d.page_content, d.metadata["n"]) for d in result] == [
+        (t, PASSAGES.index(t)) for t, _ in expected
+    ]
+    assert [d.metadata["rerank_score"] for d in result] == pytest.approx([s for _, s in expected], abs=1e-5)
 
 
 @pytest.fixture(scope="module")

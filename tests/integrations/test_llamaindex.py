@@ -35,6 +35,9 @@ import vecrank
 from vecrank.integrations.llamaindex import VecrankRerank
 from vecrank.testing.weaviate_server import WeaviateStandIn
 
+# llama-index creates payload indexes, which embedded Qdrant does not need and warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+
 
 class HashedEmbedding(BaseEmbedding):
     """The test corpus's deterministic embedding, as LlamaIndex calls it."""
@@ -183,8 +186,7 @@ def weaviate_index() -> Iterator[VectorStoreIndex]:
     with WeaviateStandIn(embed=embed) as standin:
         client = weaviate.connect_to_custom(**standin.connection_kwargs)
         try:
-            store = WeaviateVectorStore(weaviate_client=client, index_name="Passages", text_key="text")
-            yield build_index(store, "sync")
+            yield build_index(weaviate_store(client), "sync")
         finally:
             client.close()
 
@@ -216,4 +218,45 @@ def test_qdrant_store_on_a_wrapped_client(index, engine, model, mode) -> None:
     assert [(text(n), pytest.approx(n.score, rel=1e-6)) for n in found] == [(text(n), n.score) for n in plain]
     rerank = VecrankRerank(config=client.vecrank_pipeline, vector_store=store, top_n=3)
     result = query(wrapped_index, rerank, mode)
+    assert_reranked(result, engine_order(engine, QUESTION, [text(n) for n in found])[:3], found)
+
+
+def weaviate_store(client: Any) -> WeaviateVectorStore:
+    return WeaviateVectorStore(weaviate_client=client, index_name="Passages", text_key="text")
+
+
+async def arerank_on_weaviate(client: Any) -> tuple[list[NodeWithScore], list[NodeWithScore]]:
+    """Retrieve and query through an async Weaviate client, on the event loop it connected on."""
+    await client.connect()
+    try:
+        index = VectorStoreIndex.from_vector_store(weaviate_store(client), embed_model=HashedEmbedding())
+        rerank = VecrankRerank(config=client.vecrank_pipeline, vector_store=index.vector_store, top_n=3)
+        found = await index.as_retriever(similarity_top_k=rerank.similarity_top_k).aretrieve(QUESTION)
+        engine = index.as_query_engine(
+            llm=MockLLM(),
+            similarity_top_k=rerank.similarity_top_k,
+            node_postprocessors=[rerank],
+            use_async=True,
+        )
+        return (await engine.aquery(QUESTION)).source_nodes, found
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_weaviate_store_on_a_wrapped_client(engine, model, mode) -> None:
+    """llama-index's Weaviate store takes ``vecrank.wrap(client)``, sync or async; its pipeline can serve."""
+    settings = config(model, "Passages", candidates=6)
+    with WeaviateStandIn(embed=embed) as standin:
+        with vecrank.wrap(weaviate.connect_to_custom(**standin.connection_kwargs), config=settings) as client:
+            index = build_index(weaviate_store(client), "sync")
+            rerank = VecrankRerank(config=client.vecrank_pipeline, vector_store=index.vector_store, top_n=3)
+            found = retrieved(index, rerank.similarity_top_k, "sync")
+            result = query(index, rerank, "sync")
+        if mode == "async":
+            client = vecrank.wrap(
+                weaviate.use_async_with_custom(**standin.connection_kwargs), config=settings
+            )
+            result, found = asyncio.run(arerank_on_weaviate(client))
+    assert len(found) == 6
     assert_reranked(result, engine_order(engine, QUESTION, [text(n) for n in found])[:3], found)

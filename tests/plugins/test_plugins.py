@@ -82,7 +82,7 @@ def test_entry_point_plugin_is_loaded_and_used(fresh_plugins, capsys):
         }
     ]
     assert cli_main(["models"]) == 0
-    assert re.search(r"^length +plugin vecrank_length +\(local\)$", capsys.readouterr().out, re.M)
+    assert re.search(r"^length +plugin vecrank_length +\(ready\)$", capsys.readouterr().out, re.M)
 
 
 def test_allow_list_variable_skips_other_plugins(fresh_plugins, monkeypatch):

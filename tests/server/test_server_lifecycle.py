@@ -9,27 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from server_helpers import AUTH, DOCUMENTS, QUERIES, GatedReranker
+from server_helpers import AUTH, DOCUMENTS, QUERIES, GatedReranker, queued, small_settings, wait_until
 
-from vecrank.server import ServerSettings, running_server
+from vecrank.server import running_server
 
 QUERY = QUERIES[0]
-
-
-def small_settings(model_path: str, **overrides) -> ServerSettings:
-    values = {"models": {"tiny": model_path}, "port": 0, "api_key": AUTH["Authorization"].split()[1]}
-    return ServerSettings(**{**values, **overrides})
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
-def queued(base_url: str) -> int:
-    return httpx.get(base_url + "/health").json()["queue_pairs"]
 
 
 def post(base_url: str, texts: list[str], timeout: float = 30) -> httpx.Response:

@@ -37,9 +37,14 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_models_come_from_the_default_and_every_collection() -> None:
     settings = ServerSettings.from_config(
-        load_config({"defaults": {"model": "a"}, "collections": {"docs": {"model": "b"}}})
+        load_config(
+            {
+                "defaults": {"model": "org/a"},
+                "collections": {"docs": {"model": "org/b"}, "logs": {"model": "org/c", "enabled": False}},
+            }
+        )
     )
-    assert settings.models == {"default": "a", "docs": "b", "a": "a", "b": "b"}
+    assert settings.models == {"default": "org/a", "docs": "org/b", "org/a": "org/a", "org/b": "org/b"}
     assert settings.default_alias == "default"
 
 
@@ -71,13 +76,31 @@ def test_config_file_and_cli_arguments(tmp_path: Path, monkeypatch: pytest.Monke
     assert settings.api_key.get_secret_value() == "from-env"
 
 
-def test_model_arguments_alone() -> None:
+def test_model_arguments_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
     settings = settings_from_args(
-        parse("--model", "/models/tiny", "--model", "fast=ettin-17m", "--api-key", "k")
+        parse("--model", str(folder), "--model", "fast=ettin-17m", "--api-key", "k")
     )
-    assert settings.models == {"tiny": "/models/tiny", "fast": "ettin-17m"}  # served by name, not path
+    assert settings.models == {"tiny": str(folder), "fast": "ettin-17m"}  # served by name, not path
     assert settings.max_documents == 10_000 and settings.host == "127.0.0.1"
     assert settings.api_key.get_secret_value() == "k"
+    assert settings.api_key_scope == "api" and not settings.weaviate_without_key
+
+
+def test_key_scope_weaviate_and_chunk_options() -> None:
+    argv = ["--model", "org/m", "--api-key", "k", "--api-key-scope", "all", "--weaviate-without-key"]
+    settings = settings_from_args(parse(*argv, "--chunk-tokens", "2048"))
+    assert (settings.api_key_scope, settings.weaviate_without_key, settings.chunk_tokens) == (
+        "all",
+        True,
+        2048,
+    )
+
+
+def test_two_folders_of_one_name_need_names() -> None:
+    with pytest.raises(ConfigError, match="NAME=MODEL"):
+        settings_from_args(parse("--model", "/a/tiny", "--model", "/b/tiny"))
 
 
 def test_bad_settings_are_clear_errors() -> None:
@@ -89,6 +112,13 @@ def test_bad_settings_are_clear_errors() -> None:
         parse_models(["fast="])
     with pytest.raises(ValidationError):
         ServerSettings(models={})
+
+
+def test_model_names_are_checked_before_serving() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'ettin-17m'"):
+        settings_from_args(parse("--model", "ettin-17"))
+    with pytest.raises(ConfigError, match="registered by plugin 'vecrank.plugins.bi_encoder'"):
+        settings_from_args(parse("--model", "minilm-bi"))
 
 
 def test_bearer_token_comparison() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import difflib
 import logging
 import math
 import string
@@ -40,12 +41,62 @@ class RerankPipeline:
     def __init__(self, config: VecrankConfig | None = None) -> None:
         self.config = config if config is not None else load_config()
         self._warned_no_text: set[str] = set()
+        self._announced: set[str] = set()
+        self._empty_logged: set[str] = set()
         self._overrides: dict[str, CollectionConfig] = {}
 
     def settings(self, collection: str) -> CollectionConfig:
         """The settings of ``collection`` (a ConfigError names it when it is not configured)."""
         override = self._overrides.get(collection)
-        return override if override is not None else self.config.for_collection(collection)
+        if override is not None:
+            return override
+        settings = self.config.for_collection(collection)
+        if collection not in self.config.collections and collection not in self._announced:
+            self._announced.add(collection)
+            logger.info("%s; it uses [defaults]: %s", self._not_configured(collection), _summary(settings))
+        return settings
+
+    def query_text(self, value: object, argument: str) -> str | None:
+        """A query-text argument checked before any I/O: a string, or None; "" counts as no text."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise TypeError(f"{argument} must be a string or None, got {type(value).__name__}: {value!r}")
+        if not value.strip():
+            if argument not in self._empty_logged:
+                self._empty_logged.add(argument)
+                logger.info("%s is empty: treated as no query text", argument)
+            return None
+        return value
+
+    def query_texts(self, values: object, argument: str, count: int) -> list[str | None] | None:
+        """A list of query texts, one per request (each checked like :meth:`query_text`), or None."""
+        if values is None:
+            return None
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(f"{argument} must be a list of strings (one per request), got {values!r}")
+        if len(values) != count:
+            raise ValueError(f"{argument} has {len(values)} entries for {count} requests")
+        return [self.query_text(value, f"{argument}[{number}]") for number, value in enumerate(values)]
+
+    def _not_configured(self, collection: str) -> str:
+        known = sorted(self.config.collections)
+        close = difflib.get_close_matches(collection, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return (
+            f"collection {collection!r} is not in the config (configured: {', '.join(known) or 'none'}{hint})"
+        )
+
+    def _text_source(self, collection: str) -> str:
+        """Which settings gave ``collection`` its text field or template, for error messages."""
+        if collection in self._overrides:
+            return "this query's settings"
+        section = self.config.collections.get(collection)
+        if section is None:
+            return f"[defaults]: {self._not_configured(collection)}"
+        if "text_field" in section or "template" in section:
+            return f"[collections.{collection}]"
+        return f"[defaults] ([collections.{collection}] sets no text_field)"
 
     def with_settings(self, collection: str, **update: Any) -> RerankPipeline:
         """This pipeline with ``update`` applied to ``collection``'s settings, e.g. for one query."""
@@ -159,9 +210,13 @@ class RerankPipeline:
                 text = call_hook(
                     "vecrank_document_text", collection=collection, candidate=candidate, config=config
                 )
-            except MissingTextError:
+            except MissingTextError as error:
                 if config.on_missing_text == "raise":
-                    raise
+                    raise MissingTextError(
+                        f"{error} (text settings from {self._text_source(collection)})",
+                        hit_id=error.hit_id,
+                        field=error.field,
+                    ) from None
                 continue
             if text is None:
                 raise MissingTextError(
@@ -254,6 +309,13 @@ def _checked(collection: str, pairs: list[tuple[str, str]], scores: Any) -> list
     if bad:
         raise RerankError(f"collection {collection!r}: reranker gave a non-finite score ({bad[0]})")
     return scores
+
+
+def _summary(settings: CollectionConfig) -> str:
+    fields = ("model", "text_field", "template", "enabled")
+    return ", ".join(
+        f"{key}={getattr(settings, key)!r}" for key in fields if getattr(settings, key) is not None
+    )
 
 
 def _database_order(candidates: list[Candidate]) -> list[Candidate]:

@@ -119,16 +119,15 @@ class _QdrantReranking(RerankingProxy):
 
     def _text(self, collection: str, rerank_query: str | None, arguments: dict) -> str | None:
         """The rerank text: ``rerank_query``, else the query's own text where the config enables it."""
-        return self._self_pipeline.rerank_text(collection, rerank_query, query_text(arguments.get("query")))
+        asked = self._self_pipeline.query_text(rerank_query, "rerank_query")
+        return self._self_pipeline.rerank_text(collection, asked, query_text(arguments.get("query")))
 
     def _batch_texts(
         self, collection: str, requests: Sequence[models.QueryRequest], rerank_queries: Sequence | None
     ) -> list[str | None]:
         """Each batch request's rerank text: its ``rerank_queries`` entry, else its own text if enabled."""
-        if rerank_queries is None:
-            rerank_queries = [None] * len(requests)
-        elif len(rerank_queries) != len(requests):
-            raise ValueError(f"rerank_queries has {len(rerank_queries)} entries for {len(requests)} requests")
+        checked = self._self_pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
+        rerank_queries = [None] * len(requests) if checked is None else checked
         return [
             self._self_pipeline.rerank_text(collection, asked, query_text(request.query))
             for asked, request in zip(rerank_queries, requests)

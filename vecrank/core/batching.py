@@ -50,11 +50,19 @@ def encode_pairs(
     return EncodedPairs(encoded["input_ids"], token_types)
 
 
-def pack_batches(lengths: Sequence[int], batch_tokens: int, max_batch_size: int = 1024) -> list[list[int]]:
+def pack_batches(
+    lengths: Sequence[int],
+    batch_tokens: int,
+    max_batch_size: int = 1024,
+    attention_span: int | None = None,
+) -> list[list[int]]:
     """Group indices into batches, longest first, so that each batch fits ``batch_tokens``.
 
     A batch's cost is counted as ``len(batch) * longest``, which is what a padded batch
-    computes; a single sequence longer than the budget still forms its own batch.
+    computes; a single sequence longer than the budget still forms its own batch. Where
+    attention holds a full ``L x L`` matrix per sequence (padded batches), pass
+    ``attention_span``: sequences longer than it count ``longest / attention_span`` times
+    more, so the batch shrinks as memory grows with the square of the length.
     """
     if batch_tokens <= 0:
         raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
@@ -65,7 +73,8 @@ def pack_batches(lengths: Sequence[int], batch_tokens: int, max_batch_size: int 
     for index in order:
         length = max(lengths[index], 1)
         grown = max(longest, length)
-        if current and (grown * (len(current) + 1) > batch_tokens or len(current) >= max_batch_size):
+        weight = max(1.0, grown / attention_span) if attention_span else 1.0
+        if current and (grown * weight * (len(current) + 1) > batch_tokens or len(current) >= max_batch_size):
             batches.append(current)
             current, grown = [], length
         current.append(index)

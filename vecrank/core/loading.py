@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from ..errors import ModelError
 from .first_token import first_token_only
 from .modernbert import pack_attention
-from .registry import ModelSource, resolve_model
+from .quantize import check_int8_device, is_int8, quantize_int8
+from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ class LoadedModel:
     dtype: torch.dtype
     attention: str  # "varlen:<kernel>" or the transformers implementation used padded
     max_length: int
+    quantization: str | None = None  # "int8": dynamic int8 linear layers (CPU)
+
+    @property
+    def dtype_name(self) -> str:
+        """``int8`` on the int8 path, else the float dtype (``float32``, ``bfloat16``, ...)."""
+        return self.quantization or str(self.dtype).removeprefix("torch.")
 
 
 def pick_device(device: str | None) -> torch.device:
@@ -66,13 +72,16 @@ def _mps_available() -> bool:
 
 
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 on CUDA and fp32 elsewhere."""
+    """``auto`` is bf16 on CUDA and fp32 elsewhere; ``int8`` is fp32 around int8 linear layers (CPU only)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype in (None, "auto"):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if is_int8(dtype):
+        check_int8_device(device)
+        return torch.float32
     if dtype not in DTYPES:
-        raise ModelError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}")
+        raise ModelError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}, int8")
     return DTYPES[dtype]
 
 
@@ -91,7 +100,7 @@ def model_folder(source: ModelSource) -> str:
 def _hub_unreachable(error: BaseException) -> bool:
     text = f"{type(error).__name__}: {error}".lower()
     markers = ("offline", "connection", "resolve", "couldn't connect", "network", "timed out")
-    return os.environ.get("HF_HUB_OFFLINE") == "1" or any(m in text for m in markers)
+    return not hub_reachable() or any(m in text for m in markers)
 
 
 def _not_found(source: ModelSource, error: BaseException) -> ModelError:
@@ -102,11 +111,32 @@ def _not_found(source: ModelSource, error: BaseException) -> ModelError:
     if not source.is_local:
         message += f"; no local folder named {source.name!r} exists"
         if _hub_unreachable(error):
-            message += (
-                "; the Hugging Face hub was unreachable (offline) and the model is not in the "
-                "local cache: download it where there is network, or pass a local folder"
-            )
+            message += f"; {_how_to_get(source)}"
     return ModelError(f"{message} ({type(error).__name__}: {error})")
+
+
+def _how_to_get(source: ModelSource) -> str:
+    return (
+        f"to use it offline, run `vecrank download {source.alias or source.source}` where there is network "
+        "(and copy the Hugging Face cache, ~/.cache/huggingface, to this machine), or pass a local folder"
+    )
+
+
+def hub_access(source: ModelSource) -> bool:
+    """Whether to load from the local cache only: the hub is unreachable and the model is cached.
+
+    A model that is neither cached nor reachable is a :class:`ModelError` at once, not after
+    the hub client's retries.
+    """
+    if source.is_local or hub_reachable():
+        return False
+    if cached_locally(source.source):
+        return True
+    name = repr(source.name) if source.alias is None else f"{source.name!r} ({source.source})"
+    raise ModelError(
+        f"model {name} is not on this machine and the Hugging Face hub cannot be reached; "
+        + _how_to_get(source)
+    )
 
 
 def load_model(
@@ -133,9 +163,14 @@ def load_model(
     folder = model_folder(source)
     torch_device = pick_device(device)
     torch_dtype = pick_dtype(dtype, torch_device)
+    local_only = hub_access(source)
     try:
-        config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(
+            folder, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+        tokenizer = AutoTokenizer.from_pretrained(
+            folder, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
     except (OSError, ValueError) as error:
         raise _not_found(source, error) from error
 
@@ -155,23 +190,29 @@ def load_model(
             dtype=torch_dtype,
             attn_implementation=implementation,
             trust_remote_code=trust_remote_code,
+            local_files_only=local_only,
         )
     except ValueError as error:
         if attention != "auto" or "attention implementation" not in str(error):
             raise ModelError(f"model {name!r}: {error}") from error
         # An architecture without SDPA support (DeBERTa-v2): its own default attention.
         model = AutoModelForSequenceClassification.from_pretrained(
-            folder, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            folder, dtype=torch_dtype, trust_remote_code=trust_remote_code, local_files_only=local_only
         )
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
+    quantization = "int8" if is_int8(dtype) else None
+    if quantization:
+        quantize_int8(model)
     if use_varlen:
         if config.model_type == "modernbert":
             pack_attention(model)
         first_token_only(model)
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
-    logger.info("loaded %s on %s (%s, attention %s)", source.source, torch_device, torch_dtype, label)
+    logger.info(
+        "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
+    )
     return LoadedModel(
         source=source,
         model=model,
@@ -180,6 +221,7 @@ def load_model(
         dtype=torch_dtype,
         attention=label,
         max_length=_max_length(max_length, tokenizer, config),
+        quantization=quantization,
     )
 
 

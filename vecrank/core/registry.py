@@ -1,9 +1,23 @@
-"""Aliases for the seed reranker models, and resolution of a name to a loadable source."""
+"""Model names: the seed aliases, and resolution of a name to a loadable source (no torch needed).
+
+A name is, in this order: an alias (``ettin-17m``), a local folder, or a hub id ``org/name``.
+Anything else is an error that suggests close names; names that plugins registered
+(``minilm-bi``) are rerankers of their own, used through the config, ``wrap`` or the CLI.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+import socket
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
+
+from ..errors import ModelError
 
 MODEL_ALIASES: dict[str, str] = {
     "ettin-17m": "cross-encoder/ettin-reranker-17m-v1",
@@ -22,6 +36,9 @@ MODEL_ALIASES: dict[str, str] = {
 # Models whose code lives on the hub (JinaBERT): loading them runs that code, so it is opt-in.
 REMOTE_CODE_MODELS = frozenset({"jinaai/jina-reranker-v1-turbo-en", "jinaai/jina-reranker-v1-tiny-en"})
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+HUB_PROBE_SECONDS = 3.0
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -37,17 +54,55 @@ class ModelSource:
         return self.source in REMOTE_CODE_MODELS
 
 
-def resolve_model(name: str) -> ModelSource:
-    """Map an alias, a folder path or a hub id to a :class:`ModelSource`."""
-    if not name or not name.strip():
-        raise ValueError("model name is empty")
+def resolve_model(name: str, registered: Mapping[str, str] | None = None) -> ModelSource:
+    """Map an alias, a folder path or a hub id to a :class:`ModelSource`; anything else is a ModelError.
+
+    ``registered`` maps names that plugins registered to their plugin, for the message
+    (default: the loaded plugins' names).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ModelError(f"model name must be a non-empty string, got {name!r}")
     alias = name.strip().lower()
     if alias in MODEL_ALIASES:
         return ModelSource(name=name, source=MODEL_ALIASES[alias], is_local=False, alias=alias)
     path = Path(name).expanduser()
     if path.is_dir():
         return ModelSource(name=name, source=str(path.resolve()), is_local=True)
-    return ModelSource(name=name, source=name, is_local=False)
+    if HUB_ID.match(name.strip()) and not path.exists():
+        return ModelSource(name=name, source=name.strip(), is_local=False)
+    registered = plugin_rerankers() if registered is None else registered
+    if alias in registered:
+        raise ModelError(
+            f"{name!r} is a reranker registered by plugin {registered[alias]!r}, not a cross-encoder model: "
+            f"name it in the config, in wrap() or on the command line (vecrank rank -m {name}), or in code "
+            f"use vecrank.plugins.get_scorer(vecrank.CollectionConfig(model={name!r}))"
+        )
+    raise ModelError(unknown_model_message(name, registered))
+
+
+def unknown_model_message(name: str, registered: Iterable[str] = ()) -> str:
+    """Why ``name`` names no model, with the close matches among aliases and registered names."""
+    known = sorted({*MODEL_ALIASES, *(n.lower() for n in registered)})
+    close = difflib.get_close_matches(name.strip().lower(), known, n=3, cutoff=0.6)
+    where = "no such folder" if ("/" in name or name.startswith((".", "~"))) else "not a folder"
+    message = (
+        f"unknown model {name!r}: not an alias or registered reranker, {where}, "
+        "and not a hub id of the form org/name"
+    )
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{message}{hint} (`vecrank models` lists the names)"
+
+
+def plugin_rerankers() -> dict[str, str]:
+    """Each name (and alias) that a loaded plugin registered, lower-cased, mapped to that plugin."""
+    from ..errors import VecrankError
+
+    try:
+        from ..plugins.manager import get_reranker_registry
+
+        return get_reranker_registry().plugin_names()
+    except VecrankError:
+        return {}
 
 
 def cached_locally(source: str) -> bool:
@@ -56,3 +111,25 @@ def cached_locally(source: str) -> bool:
 
     found = try_to_load_from_cache(source, "config.json")
     return isinstance(found, str)
+
+
+_probe: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers a TCP connect within a few seconds (cached for a minute)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host, port = parsed.hostname or "huggingface.co", parsed.port or (80 if parsed.scheme == "http" else 443)
+    now = time.monotonic()
+    if host in _probe and now - _probe[host][0] < 60:
+        return _probe[host][1]
+    try:
+        socket.create_connection((host, port), timeout=HUB_PROBE_SECONDS).close()
+        reachable = True
+    except OSError:
+        reachable = False
+    _probe[host] = (now, reachable)
+    return reachable

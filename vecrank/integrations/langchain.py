@@ -50,6 +50,7 @@ class VecrankRerank(BaseDocumentCompressor):
     _reranker: FrameworkReranker = PrivateAttr()
 
     def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
         self._reranker = FrameworkReranker(self.config, self.collection)
 
     def compress_documents(
@@ -89,6 +90,7 @@ class VecrankRetriever(BaseRetriever):
     _reranker: FrameworkReranker = PrivateAttr()
 
     def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
         self._reranker = FrameworkReranker(self.config, self.collection)
 
     def _get_relevant_documents(

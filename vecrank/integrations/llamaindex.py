@@ -41,6 +41,7 @@ class VecrankRerank(BaseNodePostprocessor):
     _reranker: FrameworkReranker = PrivateAttr()
 
     def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
         collection = self.collection or store_collection(self.vector_store)
         self._reranker = FrameworkReranker(self.config, collection)
 

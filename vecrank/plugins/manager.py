@@ -12,8 +12,9 @@ from typing import Any
 import pluggy
 
 from .. import hookspecs
-from ..config import CollectionConfig
-from ..errors import PluginError, VecrankError
+from ..config import CollectionConfig, is_remote_model
+from ..core.registry import resolve_model
+from ..errors import ConfigError, ModelError, PluginError, VecrankError
 from .registry import RerankerRegistry, Scorer
 
 logger = logging.getLogger(__name__)
@@ -107,9 +108,13 @@ def get_reranker_registry() -> RerankerRegistry:
 
 
 def get_scorer(config: CollectionConfig) -> Scorer:
-    """The scorer for ``config.model``: a registered reranker, else a cross-encoder folder or hub id."""
+    """The scorer for ``config.model``: a URL's service, a registered reranker, else a cross-encoder."""
     from .cross_encoder import CrossEncoderScorer
 
+    if is_remote_model(config.model):
+        from .remote import get_remote_scorer
+
+        return get_remote_scorer(config)
     state = _ensure_loaded()
     scorers: dict[CollectionConfig, Scorer] = state["scorers"]
     with _scorer_lock:
@@ -117,6 +122,38 @@ def get_scorer(config: CollectionConfig) -> Scorer:
             entry = state["registry"].get(config.model)
             scorers[config] = (entry.factory if entry is not None else CrossEncoderScorer)(config)
         return scorers[config]
+
+
+def score_pairs(config: CollectionConfig, pairs: list[tuple[str, str]]) -> Any:
+    """Scores from the reranker ``config.model`` names; its failure names the plugin that registered it."""
+    scorer = get_scorer(config)
+    try:
+        return scorer.predict(pairs)
+    except VecrankError:
+        raise
+    except Exception as error:
+        entry = get_reranker_registry().get(config.model)
+        plugin = entry.plugin if entry is not None else "vecrank.plugins.cross_encoder"
+        raise PluginError(
+            f"reranker {config.model!r} (plugin {plugin!r}) raised: {type(error).__name__}: {error}",
+            plugin=plugin,
+        ) from error
+
+
+def check_model_name(name: str) -> None:
+    """A :class:`ConfigError` unless ``name`` is a registered reranker, an alias, a folder, a hub id or a URL.
+
+    The message suggests close names (``ettin-17`` -> ``ettin-17m``).
+    """
+    if is_remote_model(name):
+        return
+    registry = get_reranker_registry()
+    if registry.get(name) is not None:
+        return
+    try:
+        resolve_model(name, registered=registry.plugin_names())
+    except ModelError as error:
+        raise ConfigError(str(error)) from None
 
 
 def reset() -> None:

@@ -53,6 +53,10 @@ class RerankerRegistry:
     def get(self, name: str) -> RegisteredReranker | None:
         return self._by_name.get(name.lower())
 
+    def plugin_names(self) -> dict[str, str]:
+        """Every registered name and alias (lower-cased) mapped to the plugin that registered it."""
+        return {key: entry.plugin for key, entry in self._by_name.items()}
+
     def entries(self) -> list[RegisteredReranker]:
         """Each registered reranker once, in registration order."""
         seen: dict[str, RegisteredReranker] = {}

@@ -7,8 +7,9 @@ import os
 
 from pydantic import ValidationError
 
-from ..config import RayConfig, RayDeployment, load_config
-from ..errors import ConfigError
+from ..config import RayConfig, RayDeployment, is_remote_model, load_config
+from ..core.registry import resolve_model
+from ..errors import ConfigError, ModelError
 from .settings import ServerSettings
 
 API_KEY_ENV = "VECRANK_API_KEY"
@@ -23,6 +24,7 @@ _LIMITS = {
     "max_wait_ms": (float, "milliseconds a batch waits to fill up"),
     "merge_tokens": (int, "tokens (estimated) merged from concurrent requests into one engine call"),
     "batch_tokens": (int, "token budget of one forward pass"),
+    "chunk_tokens": (int, "tokens (estimated) of one request per engine call; larger requests take turns"),
     "shutdown_timeout": (float, "seconds to finish requests in flight on shutdown"),
 }
 
@@ -43,6 +45,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (default: %(default)s)")
     parser.add_argument("--api-key", help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})")
+    parser.add_argument(
+        "--api-key-scope",
+        choices=["api", "all"],
+        default="api",
+        help="routes the key covers: api (reranking, /meta, /metrics) or all (also /health and the docs)",
+    )
+    parser.add_argument(
+        "--weaviate-without-key",
+        action="store_true",
+        help="answer the Weaviate module (which sends no key) without one; other protocols keep the key",
+    )
     parser.add_argument(
         "--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow CORS from ORIGIN"
     )
@@ -88,6 +101,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         port=args.port,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
         cors_origins=tuple(args.cors_origin),
+        api_key_scope=args.api_key_scope,
+        weaviate_without_key=args.weaviate_without_key,
         log_level=args.log_level,
     )
     values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
@@ -96,15 +111,30 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         raise ConfigError("serve: --address joins a Ray cluster and needs --ray")
     try:
         if models and not args.config:
-            return ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
-        config = load_config(args.config)
-        values["ray"] = _ray_from_args(args, config.ray)
-        settings = ServerSettings.from_config(config, **values)
-        return settings.model_copy(update={"models": {**models, **settings.models}}) if models else settings
+            settings = ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
+        else:
+            config = load_config(args.config)
+            values["ray"] = _ray_from_args(args, config.ray)
+            settings = ServerSettings.from_config(config, **values)
+            if models:
+                settings = settings.model_copy(update={"models": {**models, **settings.models}})
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "settings"
         raise ConfigError(f"serve: {field}: {problem['msg']}") from None
+    check_servable(settings)
+    return settings
+
+
+def check_servable(settings: ServerSettings) -> None:
+    """A ConfigError, before the port is bound, for a model name the server cannot load."""
+    for alias, model in settings.models.items():
+        if is_remote_model(model):
+            continue
+        try:
+            resolve_model(model)
+        except ModelError as error:
+            raise ConfigError(f"serve: model {alias!r}: {error}") from None
 
 
 def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -11,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ..core.reranker import CrossEncoderReranker
+from ..errors import VecrankError
 from .app import create_app
 from .logs import configure_logging
 from .settings import ServerSettings
@@ -28,10 +31,31 @@ def _server(app: FastAPI, settings: ServerSettings) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a taken port is a plain error, raised before any model loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        reason = (
+            "the port is taken by another process; stop it or choose another with --port"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror or str(error)
+        )
+        raise VecrankError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
 def serve(settings: ServerSettings) -> None:
-    """Serve until SIGINT or SIGTERM; requests in flight are answered before the process exits."""
-    configure_logging(settings.log_level)
-    _server(create_app(settings), settings).run()
+    """Bind the port, load the models, then serve until SIGINT or SIGTERM (requests in flight finish)."""
+    sock = bind(settings.host, settings.port)
+    with sock:
+        configure_logging(settings.log_level)
+        _server(create_app(settings), settings).run(sockets=[sock])
 
 
 @contextmanager

@@ -112,13 +112,15 @@ class ServerSettings(BaseModel):
 
 
 def models_from_config(config: VecrankConfig) -> dict[str, str]:
-    """``default`` and each collection name map to their model; each model is also offered by its own name.
+    """``default`` and each enabled collection map to their model; each model is also offered by its name.
 
     A cascade's stages are offered by their own names only: one request gets one model's scores.
     """
     sections = {DEFAULT_ALIAS: config.defaults}
     for name in config.collections:
-        sections.setdefault(name, config.for_collection(name))
+        section = config.for_collection(name)
+        if section.enabled:
+            sections.setdefault(name, section)
     models = {}
     for name, section in sections.items():
         if section.stages is None:

@@ -1,8 +1,8 @@
 """Request texts made ready for the engine: invalid Unicode found, long texts cut before tokenising.
 
-Everything here runs on a worker thread, never on the event loop. A text longer than what the
+Everything here runs on a worker thread, never on the event loop. A document longer than what the
 model can read is cut by characters first (at whitespace where there is some), and the cut is
-checked by tokenising it: it must still hold at least the tokens the model keeps, so the engine
+checked by tokenising it: it must still hold more tokens than the model keeps, so the engine
 scores the same tokens it would have kept from the whole text, without tokenising 100,000
 characters to keep 512 tokens. Where the cut holds too few tokens (much whitespace, very long
 words), a longer cut is tried, up to the whole text.
@@ -22,29 +22,29 @@ _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
 CHARS_PER_TOKEN = 8
 # Extra tokens a cut that falls inside a word must hold (the cut word's own pieces may differ).
 WORD_MARGIN = 16
+# The shortest cut: longer than any word a tokenizer splits into pieces (WordPiece reads a word of
+# over 100 characters as one unknown token, so a shorter cut inside it would tokenise differently).
+MIN_CUT_CHARS = 1024
 
 
-def invalid_text(data: Any, path: str = "") -> tuple[str, int] | None:
-    """The first string in a parsed JSON value that UTF-8 cannot encode (a lone surrogate):
-    its location (``documents[2]``) and the character's position; None when all are valid."""
-    if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError as error:
-            return path or "body", error.start
-        return None
-    if isinstance(data, dict):
-        for key, value in data.items():
-            found = invalid_text(key, f"{path}.{key}" if path else "key") or invalid_text(
-                value, f"{path}.{key}" if path else str(key)
-            )
-            if found:
-                return found
-    elif isinstance(data, list):
-        for number, item in enumerate(data):
-            found = invalid_text(item, f"{path}[{number}]")
-            if found:
-                return found
+def invalid_text(data: Any) -> tuple[str, int] | None:
+    """The first string in a parsed JSON value (keys included) that UTF-8 cannot encode (a lone
+    surrogate): where it is (``documents[2]``) and the character's position; None when all are valid.
+    Walked without recursion, so deeply nested JSON cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                return path or "body", error.start
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                stack.append((f"{path}.{key}" if path else str(key), item))
+                stack.append((f"{path} key" if path else "key", key))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{number}]", item) for number, item in reversed(list(enumerate(value))))
     return None
 
 
@@ -79,20 +79,25 @@ class TextCutter:
     def prepare(
         self, query: str, documents: Sequence[str], truncation: Truncation = Truncation()
     ) -> Prepared:
-        """The texts to score for ``query`` against ``documents``, as ``truncation`` asks."""
-        query = self.cut([query], self.max_length)[0]
+        """The texts to score for ``query`` against ``documents``, as ``truncation`` asks.
+
+        The query is kept whole (its length is capped by the server's limits) and tokenised once; a
+        document is cut to hold at least ``max_length`` tokens and more than the query, so that
+        longest-first truncation keeps the same tokens as from the whole document.
+        """
+        query_tokens = self.count([query])[0]
+        enough = max(self.max_length, query_tokens + 1)
         documents = list(documents)
         if truncation.document_tokens is not None:
             documents = self.first_tokens(documents, truncation.document_tokens)
         if not (truncation.left or truncation.refuse or truncation.count):
-            return Prepared(query, self.cut(documents, self.max_length))
-        query_tokens = self.count([query])[0]
+            return Prepared(query, self.cut(documents, enough))
         if truncation.left and not truncation.refuse:
-            documents = self.cut(documents, self.max_length, from_end=True)
+            documents = self.cut(documents, enough, from_end=True)
             kept = [self.kept_document_tokens(query_tokens, n) for n in self.count(documents)]
             documents = self.last_tokens(documents, kept)
         else:
-            documents = self.cut(documents, self.max_length)
+            documents = self.cut(documents, enough)
         budget = self.max_length - self.specials
         pair_tokens = [query_tokens + n for n in self.count(documents)]
         too_long = (
@@ -115,7 +120,7 @@ class TextCutter:
         (its start, or its end with ``from_end``); short texts are returned whole."""
         result = list(texts)
         todo = list(range(len(result)))
-        chars = tokens * CHARS_PER_TOKEN
+        chars = max(MIN_CUT_CHARS, tokens * CHARS_PER_TOKEN)
         while todo:
             pieces = {i: _cut(result[i], chars, from_end) for i in todo if len(result[i]) > chars}
             if not pieces:

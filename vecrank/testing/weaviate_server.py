@@ -114,7 +114,7 @@ class WeaviateStandIn:
             ],
         )
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(_WeaviateServicer(self), self._grpc_server)
-        self._grpc_server.add_generic_rpc_handlers((_health_handler(),))
+        self._grpc_server.add_generic_rpc_handlers((health_handler(),))
         try:
             self.grpc_port = self._grpc_server.add_insecure_port(f"{_HOST}:0")
             self._grpc_server.start()
@@ -356,7 +356,7 @@ class _WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         return self._standin._batch(request)
 
 
-def _health_handler() -> grpc.GenericRpcHandler:
+def health_handler() -> grpc.GenericRpcHandler:
     """``grpc.health.v1.Health/Check``, which the client pings on connect: always SERVING."""
     response = health_weaviate_pb2.WeaviateHealthCheckResponse
     check = grpc.unary_unary_rpc_method_handler(

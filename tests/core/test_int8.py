@@ -1,0 +1,85 @@
+"""The opt-in int8 CPU path: int8 linear layers on the packed path, bounded score drift, CPU only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vecrank import CrossEncoderReranker, ModelError
+from vecrank.config import CollectionConfig
+from vecrank.core.loading import pick_dtype
+from vecrank.core.quantize import check_int8_device, count_int8_linears
+from vecrank.demo import load_demo_dataset
+
+WORDS = ["rotate", "keys", "cluster", "database", "search", "vector", "score", "model", "answer", "question"]
+PAIRS = [
+    (" ".join(WORDS[: 1 + n % 5]), " ".join(WORDS[(i * 7 + n) % len(WORDS)] for i in range(n)))
+    for n in (0, 3, 9, 15, 17, 30, 45, 70, 100)
+]
+
+
+def _linear_count(folder: str) -> int:
+    model = CrossEncoderReranker(folder, device="cpu").model
+    return sum(isinstance(module, torch.nn.Linear) for module in model.modules())
+
+
+@pytest.mark.parametrize("architecture", ["bert", "xlm-roberta", "modernbert"])
+def test_int8_runs_every_linear_in_int8_on_the_packed_path(tiny_models, architecture):
+    folder = str(tiny_models[architecture])
+    exact = CrossEncoderReranker(folder, device="cpu").predict(PAIRS)
+    int8 = CrossEncoderReranker(folder, device="cpu", dtype="int8")
+    assert int8.loaded.attention == "varlen:sdpa-loop"
+    assert "dtype='int8'" in repr(int8)
+    assert count_int8_linears(int8.model) == _linear_count(folder) > 0
+    scores = int8.predict(PAIRS)
+    # Random tiny weights: drift is a few percent of the score range, never a different model.
+    assert not np.array_equal(scores, exact)
+    assert np.abs(scores - exact).max() <= 0.1 * np.ptp(exact)
+    assert np.corrcoef(scores, exact)[0, 1] >= 0.99
+
+
+def test_int8_keeps_the_real_minilm_ranking(tmp_path):
+    """On the trained MiniLM layers (seeded head), int8 scores track fp32 on the demo's real text."""
+    from vecrank.bench.models import build_minilm_cross_encoder
+
+    folder = str(build_minilm_cross_encoder(tmp_path / "minilm"))
+    dataset = load_demo_dataset()
+    documents = list(dataset.documents.values())[:40]
+    pairs = [(query, document) for query in list(dataset.queries.values())[:3] for document in documents]
+    exact = CrossEncoderReranker(folder, device="cpu").predict(pairs)
+    scores = CrossEncoderReranker(folder, device="cpu", dtype="int8").predict(pairs)
+    assert np.corrcoef(scores, exact)[0, 1] >= 0.98
+    assert np.abs(scores - exact).max() <= 0.15 * np.ptp(exact)
+
+
+def test_int8_scores_do_not_depend_on_worker_count(tiny_models):
+    folder = str(tiny_models["modernbert"])
+    one = CrossEncoderReranker(folder, dtype="int8", batch_tokens=64, cpu_workers=1).predict(PAIRS)
+    two = CrossEncoderReranker(folder, dtype="int8", batch_tokens=64, cpu_workers=2).predict(PAIRS)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_int8_is_cpu_only():
+    with pytest.raises(ModelError, match="dtype 'int8' runs on CPU only.*on cuda use dtype 'bf16'"):
+        pick_dtype("int8", torch.device("cuda"))
+    with pytest.raises(ModelError, match="CPU only"):
+        check_int8_device(torch.device("mps"))
+    assert pick_dtype("INT8", torch.device("cpu")) == torch.float32
+
+
+def test_unknown_dtype_lists_int8(tiny_bert):
+    with pytest.raises(ModelError, match="unknown dtype 'int4'.*int8"):
+        CrossEncoderReranker(str(tiny_bert), dtype="int4")
+
+
+def test_config_dtype_int8_reaches_the_cross_encoder_and_the_bi_encoder(tiny_bert):
+    from vecrank.plugins.manager import get_scorer
+
+    cross = get_scorer(CollectionConfig(model=str(tiny_bert), dtype="int8"))
+    assert cross.reranker.loaded.quantization == "int8"
+    assert count_int8_linears(cross.reranker.model) > 0
+    bi = get_scorer(CollectionConfig(model="minilm-bi", dtype="int8"))
+    assert count_int8_linears(bi.model) > 0
+    exact = get_scorer(CollectionConfig(model="minilm-bi")).predict([("rotate keys", "key rotation")])
+    assert bi.predict([("rotate keys", "key rotation")]) == pytest.approx(exact, abs=0.02)

@@ -1,0 +1,4 @@
+# Vendored from qdrant/qdrant-client v1.18.0 (tests/congruence_tests/settings.py), Apache-2.0: see LICENSE in qdrant_tests/.
+# vecrank's change: imports from `tests.` read `qdrant_tests.`.
+# Large timeout for macOS CI
+TIMEOUT = 60

@@ -1,0 +1,74 @@
+"""``vecrank bench`` options (no torch: ``--help`` answers at once)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .shapes import MODEL_NAMES
+
+DESCRIPTION = (
+    "Throughput of vecrank against sentence-transformers CrossEncoder on random-weight models in the "
+    "exact shapes of the Ettin rerankers and MiniLM-L6, same pairs, same run. Prints one row per model "
+    "and writes JSON under benchmarks/results/."
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="vecrank bench", description=DESCRIPTION, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--models",
+        default="minilm-l6,17m,32m",
+        help=f"comma-separated: {', '.join(MODEL_NAMES)}, or a cascade such as '17m@20>150m' "
+        "(17m scores each query's 100 candidates, 150m orders its best 20)",
+    )
+    parser.add_argument("--pairs", type=int, default=1000, help="pairs per throughput run (queries of 100)")
+    parser.add_argument("--max-length", type=int, default=512, help="tokens per pair")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per engine, interleaved; median kept"
+    )
+    parser.add_argument(
+        "--latency-queries", type=int, default=5, help="100-candidate queries timed one at a time"
+    )
+    parser.add_argument(
+        "--st-batch-sizes", default="32", help="sentence-transformers batch sizes; the first is the baseline"
+    )
+    parser.add_argument(
+        "--batch-tokens", type=int, default=None, help="vecrank token budget (None: the engine's)"
+    )
+    parser.add_argument("--attention", default="auto", help="vecrank attention: auto, varlen, sdpa, eager")
+    parser.add_argument(
+        "--cpu-workers", type=int, default=None, help="vecrank CPU batch workers (None: one per core)"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        help="on a shared machine: seconds to wait before each timed call for other processes to leave "
+        "the CPUs; a call they disturb (over 25%% of the CPUs) is repeated, up to 3 times",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pairs and the random weights")
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="CPU: time sentence-transformers fp32, vecrank fp32 and vecrank int8 interleaved, then "
+        "check int8 quality on real MiniLM weights (writes benchmarks/results/int8_cpu.json)",
+    )
+    parser.add_argument(
+        "--long",
+        default=None,
+        metavar="LENGTHS",
+        help="CPU: long-document pairs of these token lengths, e.g. 1024,2048,4096,8192 "
+        "(writes benchmarks/results/long_documents_cpu.json)",
+    )
+    parser.add_argument(
+        "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="JSON path (None: benchmarks/results/throughput_<device>.json)"
+    )
+    return parser.parse_args(argv)
