@@ -90,7 +90,10 @@ def run_clients(url: str, big: dict, small: dict, unloaded: int, gap: float) -> 
                 http.post("/v2/rerank", content=body, headers={"Content-Type": "application/json"})
             )
             loaded: list[float] = []
-            await asyncio.sleep(1.0)  # the big body is sent and parsed; its chunks are running
+            # Sent, parsed, cut and queued: chunks wait in the queue; one single chunk is taken at once.
+            deadline = time.perf_counter() + 30
+            while (await http.get("/health")).json()["queue_pairs"] == 0 and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
             while not big_task.done():  # small requests sent while the big one runs
                 loaded.append(await one_small())
                 await asyncio.sleep(gap)
@@ -116,6 +119,7 @@ def measure(reranker, pool, args, big: dict, small: dict, chunk_tokens: int | No
     calls = run["calls"]
     call_ms = run["big_seconds"] * 1000 / max(1, calls)
     result = {
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "chunk_tokens": "one chunk per request" if chunk_tokens == UNCHUNKED else chunk_tokens or "default",
         "big_request_s": round(run["big_seconds"], 2),
         "engine_calls_during_big_request": calls,
@@ -167,13 +171,6 @@ def main(argv: list[str] | None = None) -> None:
     big, small = make_requests(reranker.tokenizer, args)
     tokenising = cut_versus_whole(reranker, big)
     print(json.dumps(tokenising), flush=True)
-    results = []
-    spawn = multiprocessing.get_context("spawn")
-    with spawn.Pool(1) as pool:
-        for chunk_tokens in [args.chunk_tokens] + ([UNCHUNKED] if args.unchunked else []):
-            results.append(measure(reranker, pool, args, big, small, chunk_tokens))
-            print(json.dumps(results[-1]), flush=True)
-    machine.update(device=str(reranker.device), load_average_after=[round(x, 2) for x in os.getloadavg()])
     report = {
         "benchmark": "fair_scheduling",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -186,11 +183,19 @@ def main(argv: list[str] | None = None) -> None:
             "loaded_gap_s": args.gap_s,
         },
         "tokenising": tokenising,
-        "results": results,
         "median_of": {"unloaded": args.small_unloaded},
+        "results": [],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(1) as pool:
+        for chunk_tokens in [args.chunk_tokens] + ([UNCHUNKED] if args.unchunked else []):
+            report["results"].append(measure(reranker, pool, args, big, small, chunk_tokens))
+            print(json.dumps(report["results"][-1]), flush=True)
+            machine.update(
+                device=str(reranker.device), load_average_after=[round(x, 2) for x in os.getloadavg()]
+            )
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2) + "\n")  # after each setting
     print(f"wrote {args.out}")
 
 

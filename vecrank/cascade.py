@@ -28,6 +28,8 @@ def check_stages(stages: Sequence[tuple[str, int | None]]) -> None:
             raise ValueError(
                 f"stage {number} ({model!r}) needs `keep`: how many hits go on to stage {number + 1}"
             )
+        if keep < 1:
+            raise ValueError(f"stage {number} ({model!r}) keeps {keep} hits: `keep` must be at least 1")
     if last_keep is not None:
         raise ValueError(f"the last stage ({last!r}) orders every hit it gets: remove its `keep`")
     for number, ((_, before), (model, keep)) in enumerate(zip(passing, passing[1:]), start=2):

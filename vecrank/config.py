@@ -172,7 +172,9 @@ class RayConfig(BaseModel):
     defaults: RayDeployment = RayDeployment()
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     ingress_replicas: int = Field(1, ge=1, description="replicas of the HTTP ingress")
-    ingress_cpus: float = Field(1, ge=0, description="CPUs per ingress replica")
+    ingress_cpus: float = Field(
+        0, ge=0, description="CPUs reserved per ingress replica (it mostly waits on the model replicas)"
+    )
 
     def for_model(self, name: str) -> RayDeployment:
         """The deployment of model ``name``: its overrides over the defaults."""

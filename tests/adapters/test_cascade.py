@@ -142,6 +142,10 @@ def test_command_line_names():
     assert CollectionConfig(**reranker_settings("a@30>b")).label == "a@30>b"
     with pytest.raises(ConfigError, match="cascade 'a@x>b': write each stage as MODEL@KEEP"):
         reranker_settings("a@x>b")
+    with pytest.raises(ConfigError, match="cascade 'a@0>b': stage 1 \\('a'\\) keeps 0 hits"):
+        reranker_settings("a@0>b")
+    with pytest.raises(ConfigError, match="cascade 'a>b': stage 1 \\('a'\\) needs `keep`"):
+        reranker_settings("a>b")
 
 
 # --- the cascade itself ------------------------------------------------------------------------

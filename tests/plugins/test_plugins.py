@@ -215,3 +215,28 @@ def test_template_text(fresh_plugins):
     missing = Candidate(id=8, payload={"text": "rotate"}, vector_score=1.0, position=0)
     with pytest.raises(vecrank.MissingTextError, match="hit 8 has no field 'title'"):
         pipeline.rerank("docs", [RerankRequest("q", [missing])])
+
+
+class AsyncScores:
+    """Answers ``vecrank_arerank`` with an awaitable (async callers) and ``vecrank_rerank`` otherwise."""
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_arerank(self, collection, pairs, config):
+        async def scores():
+            return [float(len(text)) for _, text in pairs]
+
+        return scores()
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        return [-float(len(text)) for _, text in pairs]
+
+
+async def test_hook_vecrank_arerank_is_awaited_by_async_callers_only(fresh_plugins):
+    manager.register_plugin(AsyncScores(), name="async-scores")
+    pipeline = RerankPipeline(load_config({"defaults": {"model": "minilm-bi"}}))
+    texts = ["bb", "a", "ccc"]
+    [awaited] = await pipeline.arerank("docs", [RerankRequest("q", candidates(texts))])
+    [called] = pipeline.rerank("docs", [RerankRequest("q", candidates(texts))])
+    assert [c.payload["text"] for c in awaited] == ["ccc", "bb", "a"]
+    assert [c.payload["text"] for c in called] == ["a", "bb", "ccc"]

@@ -22,12 +22,16 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from vecrank.config import RayConfig, RayDeployment  # noqa: E402
+from vecrank.core import get_reranker  # noqa: E402
 from vecrank.server import ServerSettings  # noqa: E402
 from vecrank.server.ray import APP_NAME, running_ray_server  # noqa: E402
+from vecrank.testing.tiny_models import build_tiny_model  # noqa: E402
 
 TEXTS = [text for text in DOCUMENTS if text]
-# A request the replicas take ~0.1 s to score, so that a killed replica has requests in flight.
-HEAVY = [f"the river runs through the city {number} " * 20 for number in range(64)]
+# A request of ~300-token documents: a replica takes far longer to score it than the proxy and the
+# ingress take to pass it on, so under load every replica has requests queued, and a killed one
+# has requests in flight.
+HEAVY = [f"the river runs through the city {number} " * 40 for number in range(64)]
 LOAD_REQUESTS = 80
 LOAD_THREADS = 8
 
@@ -43,10 +47,24 @@ def local_ray() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def ray_settings(model_path: str) -> ServerSettings:
+def long_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny BERT that reads 512 tokens, so that HEAVY is scored in full."""
+    folder = tmp_path_factory.mktemp("long_bert")
+    return str(build_tiny_model("bert", folder, max_position_embeddings=512))
+
+
+@pytest.fixture(scope="module")
+def expected(long_model: str) -> dict[tuple[str, str], float]:
+    """The in-process engine's logit for every (query, document) of the test data."""
+    pairs = [(query, text) for query in QUERIES for text in TEXTS]
+    return dict(zip(pairs, get_reranker(long_model).predict(pairs).tolist()))
+
+
+@pytest.fixture(scope="module")
+def ray_settings(long_model: str) -> ServerSettings:
     replicas = RayDeployment(num_replicas=2, num_cpus=1, max_ongoing_requests=32)
     return ServerSettings(
-        models={"tiny": model_path, "rerank-v3.5": model_path},
+        models={"tiny": long_model, "rerank-v3.5": long_model},
         port=0,
         api_key=API_KEY,
         max_documents=64,

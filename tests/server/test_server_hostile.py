@@ -64,6 +64,17 @@ def test_deeply_nested_json_is_a_json_400(client: httpx.Client, path: str, key: 
     assert response.status_code in (200, 400), response.text  # parsed and walked without recursion
 
 
+def test_unknown_routes_and_methods_answer_in_the_protocols_shape(base_url: str) -> None:
+    assert httpx.get(base_url + "/rerank", headers=AUTH).json() == {
+        "error": "Method Not Allowed",
+        "error_type": "validation",
+    }
+    assert httpx.post(base_url + "/v1/nothing", headers=AUTH).json() == {
+        "message": "Not Found",
+        "detail": "Not Found",
+    }
+
+
 def test_engine_failure_on_one_text_fails_only_that_request(
     model_path: str, gated: GatedReranker, expected: dict
 ) -> None:

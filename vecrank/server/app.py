@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(protected)
     app.include_router(docs if keyed_docs else open_health)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.openapi = lambda: app.openapi_schema or _cache_openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:
         app.add_middleware(
@@ -96,6 +98,12 @@ def _cache_openapi(app: FastAPI) -> dict[str, Any]:
 
 async def _api_error(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse(error_body(request.url.path, error), error.status, headers=error.headers)
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    """Starlette's own errors (unknown route, wrong method) in the protocol's shape too."""
+    kind = "not_found" if error.status_code == 404 else "validation"
+    return await _api_error(request, ApiError(error.status_code, str(error.detail), kind, error.headers))
 
 
 # Weaviate's reranker-transformers module: liveness, readiness, meta.

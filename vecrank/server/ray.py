@@ -223,7 +223,7 @@ def start(settings: ServerSettings, address: str | None = None) -> str:
     """Join the Ray cluster at ``address`` (a local one is started if none), deploy, return the URL."""
     if not ray.is_initialized():
         local = not address and not os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, log_to_driver=settings.log_level == "debug", **_LOCAL_RAY if local else {})
+        ray.init(address=address, **_LOCAL_RAY if local else {})
     port = settings.port or _free_port(settings.host)
     serve.start(http_options={"host": settings.host, "port": port})
     serve.run(build_app(settings), name=APP_NAME, route_prefix="/")
@@ -246,10 +246,10 @@ def running_ray_server(settings: ServerSettings, address: str | None = None) -> 
 def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
     """Serve on Ray until SIGINT or SIGTERM, then shut Serve down (and the local Ray it started)."""
     configure_logging(settings.log_level)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started_ray = not ray.is_initialized()
     try:
         url = start(settings, address)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own
         logger.info("ready", extra={"fields": {"url": url, "models": settings.aliases}})
         while True:
             time.sleep(1)
