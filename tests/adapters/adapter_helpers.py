@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import vecrank
-from vecrank.plugins import register_plugin, unregister_plugin
 
 # Words the tiny tokenizer knows, so every text scores on whole tokens.
 _WORDS_TEXT = """
@@ -25,14 +22,6 @@ async def resolve(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-@contextmanager
-def registered(plugin: Any, name: str) -> Iterator[Any]:
-    """``plugin`` registered as ``name`` for the duration of the block."""
-    register_plugin(plugin, name=name)
-    try:
-        yield plugin
-    finally:
-        unregister_plugin(name)
 
 
 class EngineCalls:

@@ -1,26 +1,3 @@
-"""Fixtures both adapter test modules use."""
+"""Fixtures the adapter test modules use."""
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-import torch
-
-import vecrank
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_bert: Path) -> vecrank.CrossEncoderReranker:
-    """A reranker of its own on the same model, for the expected scores."""
-    return vecrank.CrossEncoderReranker(str(tiny_bert))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model is fastest on one thread, and does not stall when other processes hold the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from engine_fixtures import engine, one_torch_thread  # noqa: F401

@@ -11,7 +11,7 @@ import random
 
 import pytest
 import weaviate
-from adapter_helpers import registered
+from engine_fixtures import registered
 from qdrant_client import QdrantClient, models
 from weaviate.classes.init import AdditionalConfig, Timeout
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from adapter_helpers import registered, resolve
+from adapter_helpers import resolve
+from engine_fixtures import registered
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 import vecrank

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import vecrank
-from vecrank.plugins import register_plugin, unregister_plugin
 from vecrank.testing._weaviate_store import hashed_embedding
 
 DIM = 32
@@ -72,14 +70,6 @@ def weighted_order(
     return sorted(zip(texts, fused), key=lambda pair: -pair[1])
 
 
-@contextmanager
-def registered(plugin: Any, name: str) -> Iterator[Any]:
-    """``plugin`` registered as ``name`` for the duration of the block."""
-    register_plugin(plugin, name=name)
-    try:
-        yield plugin
-    finally:
-        unregister_plugin(name)
 
 
 class EngineCalls:

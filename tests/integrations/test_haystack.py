@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_fixtures import registered
 from haystack import Document, Pipeline, component
 from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
@@ -24,7 +25,6 @@ from integration_helpers import (
     config,
     embed,
     engine_order,
-    registered,
     weighted_order,
 )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import weaviate
+from engine_fixtures import registered
 from integration_helpers import (
     DIM,
     PASSAGES,
@@ -21,7 +22,6 @@ from integration_helpers import (
     config,
     embed,
     engine_order,
-    registered,
     weighted_order,
 )
 from langchain_classic.retrievers import ContextualCompressionRetriever

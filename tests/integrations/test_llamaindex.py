@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import weaviate
+from engine_fixtures import registered
 from integration_helpers import (
     PASSAGES,
     QUESTION,
@@ -20,7 +21,6 @@ from integration_helpers import (
     config,
     embed,
     engine_order,
-    registered,
     weighted_order,
 )
 from llama_index.core import StorageContext, VectorStoreIndex
