@@ -198,7 +198,7 @@ async def test_strict_mode_rejects_only_searches_that_would_rerank(plain: Any, t
         await resolve(notes.query.near_text(TEXT, limit=3, rerank=Rerank(prop="body")))
 
 
-def test_sync_and_async_twins_offer_the_same_methods() -> None:
+async def test_sync_and_async_twins_offer_the_same_methods() -> None:
     """Each sync proxy class and its async twin expose the same public methods and properties."""
     from vecrank.adapters import weaviate as adapter
 
