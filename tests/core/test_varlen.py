@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from vecrank import CrossEncoderReranker
 from vecrank.core.batching import EncodedPairs, pack_batch, pad_batch
 from vecrank.core.first_token import first_token_attention
-from vecrank.core.modernbert import apply_rotary, pack_attention
+from vecrank.core.modernbert import apply_rotary, pack_layers
 from vecrank.core.varlen import FIRST_TOKEN_ONLY, banded_attention, varlen_attention_forward
 from vecrank.core.workers import BatchWorkers
 from vecrank.testing.tiny_models import MODERNBERT_LOCAL_ATTENTION, build_tiny_model
@@ -110,11 +110,12 @@ def test_rotary_on_queries_and_keys_together_matches_transformers(dtype):
         torch.testing.assert_close(rotated[:, index], expected[index][0].transpose(0, 1))
 
 
-def test_packed_attention_leaves_padded_batches_to_transformers(tiny_models):
+def test_packed_layers_leave_padded_batches_as_transformers_computes_them(tiny_models):
     padded = CrossEncoderReranker(str(tiny_models["modernbert"]), device="cpu", attention="sdpa")
     before = padded.predict(PAIRS)
-    pack_attention(padded.model)
-    assert all("forward" in vars(layer.attn) for layer in padded.model.model.layers)
+    pack_layers(padded.model)
+    layers = padded.model.model.layers
+    assert all("forward" in vars(layer.attn) and "forward" in vars(layer.mlp) for layer in layers)
     np.testing.assert_array_equal(padded.predict(PAIRS), before)
 
 

@@ -12,7 +12,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from ..errors import ModelError
 from .first_token import first_token_only
-from .modernbert import pack_attention
+from .modernbert import pack_layers
 from .quantize import check_int8_device, is_int8, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
@@ -207,7 +207,7 @@ def load_model(
         quantize_int8(model)
     if use_varlen:
         if config.model_type == "modernbert":
-            pack_attention(model)
+            pack_layers(model)
         first_token_only(model)
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
     logger.info(
