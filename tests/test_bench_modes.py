@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 from transformers import AutoTokenizer
 
 from vecrank.bench.int8 import kendall_tau
@@ -43,3 +44,41 @@ def test_kendall_tau():
     assert kendall_tau(scores, scores * 2) == 1.0
     assert kendall_tau(scores, -scores) == -1.0
     assert kendall_tau(scores, np.array([0.1, 0.3, 0.5, 0.9])) == 4 / 6  # one swapped pair of six
+
+
+def test_train_relevance_model_learns_to_put_the_passage_first(tmp_path):
+    """The int8 quality guard's fine-tuning: after it, the grouped passage outscores the others."""
+    from vecrank.bench.int8 import train_relevance_model
+    from vecrank.core import CrossEncoderReranker
+    from vecrank.testing.tiny_models import build_tiny_model
+
+    folder = build_tiny_model("bert", tmp_path / "bert")
+    rng = np.random.default_rng(0)
+    words = ["river", "engine", "garden", "castle", "planet"]
+    words += ["violin", "harbor", "forest", "copper", "lantern"]
+    groups = []
+    for word in words * 3:
+        others = [str(w) for w in rng.choice([w for w in words if w != word], 3, replace=False)]
+        groups.append((word, [f"the {word} is here"] + [f"the {other} is here" for other in others]))
+
+    def passage_first() -> float:
+        reranker = CrossEncoderReranker(str(folder), device="cpu", dtype="fp32")
+        scores = [reranker.predict([(text, passage) for passage in passages]) for text, passages in groups]
+        return float(np.mean([np.argmax(row) == 0 for row in scores]))
+
+    before = passage_first()
+    losses = train_relevance_model(folder, groups, seed=0, epochs=20)
+    assert len(losses) == 20 and losses[-1] < 0.9 * losses[0]
+    assert passage_first() >= before + 0.2
+
+
+def test_fake_quantize_rounds_to_256_levels_per_range():
+    from vecrank.bench.int8 import _fake_quantize
+
+    x = torch.tensor([[0.0, 1.0, 2.0, 3.0], [0.0, 100.0, 0.5, -0.25]])
+    whole, per_row = _fake_quantize(x, None), _fake_quantize(x, (-1,))
+    step_whole = (100.0 + 0.25) / 255
+    assert torch.all((whole - x).abs() <= step_whole / 2 + 1e-6)
+    assert torch.all((per_row[0] - x[0]).abs() <= 3.0 / 255 / 2 + 1e-6)  # the small row keeps its own range
+    assert (whole[0] - x[0]).abs().max() > (per_row[0] - x[0]).abs().max()
+    assert _fake_quantize(x, (-1,)).shape == x.shape
