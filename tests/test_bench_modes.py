@@ -82,3 +82,26 @@ def test_fake_quantize_rounds_to_256_levels_per_range():
     assert torch.all((per_row[0] - x[0]).abs() <= 3.0 / 255 / 2 + 1e-6)  # the small row keeps its own range
     assert (whole[0] - x[0]).abs().max() > (per_row[0] - x[0]).abs().max()
     assert _fake_quantize(x, (-1,)).shape == x.shape
+
+
+def test_int8_throughput_times_every_engine_on_the_same_pairs(tmp_path):
+    import argparse
+
+    from vecrank.bench.int8 import ENGINES, int8_throughput
+    from vecrank.bench.pairs import make_pairs
+
+    tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    pair_set = make_pairs(tokenizer, 20, candidates=10, max_length=128)
+    args = argparse.Namespace(
+        seed=0, max_length=128, cpu_workers=1, st_batch_sizes="8", repeats=1, quiet_wait=0.0
+    )
+    result = int8_throughput("tiny", tmp_path / "tiny", pair_set, args)
+    assert set(result["pairs_per_s"]) == set(ENGINES)
+    assert all(rate > 0 for rate in result["pairs_per_s"].values())
+    assert "dtype='int8-per-token'" in result["engines"]["vecrank_int8_per_token"]
+    for dtype in ("int8", "int8-per-token"):
+        ratio = result[f"ratio_{dtype}_vs_st_fp32"]
+        assert ratio == round(
+            result["pairs_per_s"][f"vecrank_{dtype.replace('-', '_')}"] / result["pairs_per_s"]["st"], 2
+        )
+        assert 0 < result[f"random_weights_max_abs_diff_{dtype}"] < 0.5

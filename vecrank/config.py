@@ -92,7 +92,7 @@ class CollectionConfig(BaseModel):
     on_missing_text: Literal["raise", "last"] = "raise"
     device: str | None = None
     dtype: str | None = Field(
-        None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, or int8 (CPU: int8 linears)"
+        None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16; on CPU int8 or int8-per-token"
     )
     trust_remote_code: bool = False
     remote: RemoteConfig = RemoteConfig()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,13 @@ import torch
 from vecrank import CrossEncoderReranker, ModelError
 from vecrank.config import CollectionConfig
 from vecrank.core.loading import pick_dtype
-from vecrank.core.quantize import check_int8_device, count_int8_linears
+from vecrank.core.quantize import (
+    Int8Linear,
+    PerTokenInt8Linear,
+    check_int8_device,
+    count_int8_linears,
+    quantize_int8,
+)
 from vecrank.demo import load_demo_dataset
 
 WORDS = ["rotate", "keys", "cluster", "database", "search", "vector", "score", "model", "answer", "question"]
@@ -61,15 +69,17 @@ def test_int8_scores_do_not_depend_on_worker_count(tiny_models):
 
 
 def test_int8_is_cpu_only():
-    with pytest.raises(ModelError, match="dtype 'int8' runs on CPU only.*on cuda use dtype 'bf16'"):
+    with pytest.raises(ModelError, match="dtype 'int8' .*runs on CPU only.*on cuda use dtype 'bf16'"):
         pick_dtype("int8", torch.device("cuda"))
+    with pytest.raises(ModelError, match="'int8-per-token'.*CPU only"):
+        pick_dtype("int8-per-token", torch.device("cuda"))
     with pytest.raises(ModelError, match="CPU only"):
         check_int8_device(torch.device("mps"))
     assert pick_dtype("INT8", torch.device("cpu")) == torch.float32
 
 
 def test_unknown_dtype_lists_int8(tiny_bert):
-    with pytest.raises(ModelError, match="unknown dtype 'int4'.*int8"):
+    with pytest.raises(ModelError, match="unknown dtype 'int4'.*int8, int8-per-token"):
         CrossEncoderReranker(str(tiny_bert), dtype="int4")
 
 
@@ -83,3 +93,60 @@ def test_config_dtype_int8_reaches_the_cross_encoder_and_the_bi_encoder(tiny_ber
     assert count_int8_linears(bi.model) > 0
     exact = get_scorer(CollectionConfig(model="minilm-bi")).predict([("rotate keys", "key rotation")])
     assert bi.predict([("rotate keys", "key rotation")]) == pytest.approx(exact, abs=0.02)
+
+
+def _int8_linears(linear: torch.nn.Linear) -> tuple[torch.nn.Module, torch.nn.Module]:
+    per_call, per_token = (torch.nn.Sequential(copy.deepcopy(linear)) for _ in range(2))
+    quantize_int8(per_call)
+    quantize_int8(per_token, per_token=True)
+    assert isinstance(per_call[0], Int8Linear) and not isinstance(per_call[0], PerTokenInt8Linear)
+    assert isinstance(per_token[0], PerTokenInt8Linear)
+    return per_call, per_token
+
+
+def test_per_token_ranges_keep_small_tokens_exact_beside_an_outlier_token():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 32)
+    per_call, per_token = _int8_linears(linear)
+    x = torch.randn(40, 64)
+    x[0] *= 50  # one token with large activations, as separators often have
+    with torch.inference_mode():
+        exact, coarse, fine = linear(x), per_call(x), per_token(x)
+    error = {name: (out - exact)[1:].abs().max().item() for name, out in (("call", coarse), ("token", fine))}
+    assert error["token"] < error["call"] / 10
+    assert error["token"] < 0.05 * exact[1:].abs().max().item()
+    torch.testing.assert_close(fine[0], exact[0], atol=0.05 * exact[0].abs().max().item(), rtol=0)
+
+
+def test_per_token_outputs_do_not_depend_on_the_rest_of_the_batch():
+    torch.manual_seed(1)
+    _, per_token = _int8_linears(torch.nn.Linear(48, 16))
+    x = torch.randn(10, 48)
+    x[3] *= 30
+    with torch.inference_mode():
+        together = per_token(x)
+        alone = torch.cat([per_token(row[None]) for row in x])
+    torch.testing.assert_close(together, alone, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("architecture", ["bert", "modernbert"])
+def test_int8_per_token_on_the_packed_path(tiny_models, architecture):
+    folder = str(tiny_models[architecture])
+    exact = CrossEncoderReranker(folder, device="cpu").predict(PAIRS)
+    reranker = CrossEncoderReranker(folder, device="cpu", dtype="int8-per-token", batch_tokens=64)
+    assert "dtype='int8-per-token'" in repr(reranker)
+    assert reranker.loaded.quantization == "int8-per-token"
+    assert sum(isinstance(m, PerTokenInt8Linear) for m in reranker.model.modules()) == _linear_count(folder)
+    scores = reranker.predict(PAIRS)
+    assert np.abs(scores - exact).max() <= 0.05 * np.ptp(exact)
+    alone = np.array([reranker.predict([pair])[0] for pair in PAIRS])
+    np.testing.assert_allclose(scores, alone, atol=1e-5, rtol=0)  # a pair's score ignores its batch
+
+
+def test_config_dtype_int8_per_token_reaches_the_bi_encoder():
+    from vecrank.plugins.manager import get_scorer
+
+    bi = get_scorer(CollectionConfig(model="minilm-bi", dtype="int8-per-token"))
+    assert sum(isinstance(m, PerTokenInt8Linear) for m in bi.model.modules()) > 0
+    exact = get_scorer(CollectionConfig(model="minilm-bi")).predict([("rotate keys", "key rotation")])
+    assert bi.predict([("rotate keys", "key rotation")]) == pytest.approx(exact, abs=0.01)

@@ -1,11 +1,11 @@
 """The int8 CPU path: throughput against sentence-transformers fp32, and its quality on real weights.
 
-``vecrank bench --int8`` times sentence-transformers (fp32), vecrank fp32 and vecrank int8
-interleaved in one run on random-weight shapes (speed depends on shapes only), then checks
+``vecrank bench --int8`` times sentence-transformers (fp32) and vecrank at fp32, int8 and
+int8-per-token interleaved in one run on random-weight shapes (speed depends on shapes only), then checks
 quality where random weights would mislead (their activations have none of a trained model's
 structure, which makes int8 look worse than it is):
 
-- the ``minilm-bi`` demo (all-MiniLM-L6-v2 bi-encoder): NDCG@10, fp32 against int8;
+- the ``minilm-bi`` demo (all-MiniLM-L6-v2 bi-encoder): NDCG@10, fp32 against both int8s;
 - a cross-encoder fine-tuned from the real all-MiniLM-L6-v2 body on the demo (passage
   titles and half of the questions): per-query Kendall tau between fp32 and int8 scores over
   each question's 30 best candidates, NDCG@10 on the other half, and the tau that int8
@@ -31,11 +31,12 @@ CANDIDATES = 30
 NEGATIVES = 3  # other passages per training group
 GROUPS_PER_STEP = 4
 TRAIN_EPOCHS = 2
-ENGINES = ("st", "vecrank_fp32", "vecrank_int8")
+INT8_DTYPES = ("int8", "int8-per-token")
+ENGINES = ("st", "vecrank_fp32", "vecrank_int8", "vecrank_int8_per_token")
 
 
 def int8_throughput(name: str, folder: Path, pair_set: PairSet, args: argparse.Namespace) -> dict:
-    """Pairs/s of sentence-transformers fp32, vecrank fp32 and vecrank int8 on shape ``name``, interleaved."""
+    """Pairs/s of sentence-transformers fp32 and vecrank at fp32 and both int8 dtypes, interleaved."""
     from sentence_transformers import CrossEncoder
 
     build_model(name, folder, seed=args.seed)
@@ -43,13 +44,14 @@ def int8_throughput(name: str, folder: Path, pair_set: PairSet, args: argparse.N
     st = CrossEncoder(
         str(folder), device="cpu", max_length=args.max_length, activation_fn=torch.nn.Identity()
     )
-    fp32 = CrossEncoderReranker(str(folder), dtype="fp32", **common)
-    int8 = CrossEncoderReranker(str(folder), dtype="int8", **common)
+    engines = {
+        _engine(dtype): CrossEncoderReranker(str(folder), dtype=dtype, **common)
+        for dtype in ("fp32", *INT8_DTYPES)
+    }
     batch_size = int(args.st_batch_sizes.split(",")[0])
     calls = {
         "st": lambda pairs: st.predict(pairs, batch_size=batch_size, show_progress_bar=False),
-        "vecrank_fp32": fp32.predict,
-        "vecrank_int8": int8.predict,
+        **{engine: reranker.predict for engine, reranker in engines.items()},
     }
     pairs = pair_set.pairs
     for call in calls.values():  # warm-up
@@ -66,37 +68,46 @@ def int8_throughput(name: str, folder: Path, pair_set: PairSet, args: argparse.N
         for engine in ENGINES
     }
     return {
-        "parameters": count_parameters(fp32.model)[0],
+        "parameters": count_parameters(engines["vecrank_fp32"].model)[0],
         "pairs_per_s": rates,
         "runs_pairs_per_s": {e: [round(len(pairs) / r["seconds"], 1) for r in runs[e]] for e in ENGINES},
         "others_busy_during_runs": {e: [r["others_busy"] for r in runs[e]] for e in ENGINES},
-        "ratio_int8_vs_st_fp32": round(rates["vecrank_int8"] / rates["st"], 2),
         "ratio_fp32_vs_st_fp32": round(rates["vecrank_fp32"] / rates["st"], 2),
-        "ratio_int8_vs_vecrank_fp32": round(rates["vecrank_int8"] / rates["vecrank_fp32"], 2),
+        **{f"ratio_{d}_vs_st_fp32": round(rates[_engine(d)] / rates["st"], 2) for d in INT8_DTYPES},
+        **{
+            f"ratio_{d}_vs_vecrank_fp32": round(rates[_engine(d)] / rates["vecrank_fp32"], 2)
+            for d in INT8_DTYPES
+        },
         "st_batch_size": batch_size,
-        "engines": {"vecrank_fp32": repr(fp32), "vecrank_int8": repr(int8)},
-        "random_weights_max_abs_diff_int8": float(np.abs(scores["vecrank_int8"] - scores["st"]).max()),
+        "engines": {engine: repr(reranker) for engine, reranker in engines.items()},
+        **{
+            f"random_weights_max_abs_diff_{d}": float(np.abs(scores[_engine(d)] - scores["st"]).max())
+            for d in INT8_DTYPES
+        },
     }
 
 
+def _engine(dtype: str) -> str:
+    """The result key of vecrank at ``dtype``: ``vecrank_fp32``, ``vecrank_int8_per_token``, ..."""
+    return "vecrank_" + dtype.replace("-", "_")
+
+
 def demo_ndcg() -> dict:
-    """NDCG@10 of the ``minilm-bi`` demo (the real all-MiniLM-L6-v2 weights), fp32 and int8."""
+    """NDCG@10 of the ``minilm-bi`` demo (the real all-MiniLM-L6-v2 weights), fp32 and both int8 paths."""
     from ..demo import run_demo
 
     def quiet(*args, **kwargs) -> None:
         return None
 
     found = {}
-    for dtype in ("fp32", "int8"):
+    for dtype in ("fp32", *INT8_DTYPES):
         result = run_demo("minilm-bi", progress=False, say=quiet, dtype=None if dtype == "fp32" else dtype)
         found[dtype] = result["metrics"]["minilm-bi"]["ndcg@10"]
-    difference = found["int8"] - found["fp32"]
-    return {
-        "ndcg@10_fp32": round(found["fp32"], 4),
-        "ndcg@10_int8": round(found["int8"], 4),
-        "difference": round(difference, 4),
-        "within_0.01": abs(difference) <= 0.01,
-    }
+    report = {f"ndcg@10_{dtype}": round(value, 4) for dtype, value in found.items()}
+    for dtype in INT8_DTYPES:
+        difference = found[dtype] - found["fp32"]
+        report[dtype] = {"difference": round(difference, 4), "within_0.01": abs(difference) <= 0.01}
+    return report
 
 
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -138,9 +149,18 @@ def minilm_cross_encoder_agreement(folder: Path, seed: int = 0) -> dict:
     ]
     scores = {
         dtype: CrossEncoderReranker(str(folder), device="cpu", dtype=dtype).predict(pairs)
-        for dtype in ("fp32", "int8")
+        for dtype in ("fp32", *INT8_DTYPES)
     }
-    taus = per_query_tau(scores["fp32"], scores["int8"])
+    agreement = {}
+    for dtype in INT8_DTYPES:
+        taus = per_query_tau(scores["fp32"], scores[dtype])
+        agreement[dtype] = {
+            "kendall_tau_mean": round(float(np.mean(taus)), 4),
+            "kendall_tau_median": round(float(np.median(taus)), 4),
+            "kendall_tau_min": round(float(np.min(taus)), 4),
+            "share_of_queries_tau_at_least_0.95": round(float(np.mean(np.array(taus) >= 0.95)), 4),
+            "max_abs_diff": round(float(np.abs(scores["fp32"] - scores[dtype]).max()), 4),
+        }
     held_out = {}
     for dtype, values in scores.items():
         results = {
@@ -160,12 +180,8 @@ def minilm_cross_encoder_agreement(folder: Path, seed: int = 0) -> dict:
         "training_loss_by_epoch": losses,
         "queries": len(query_ids),
         "candidates_per_query": CANDIDATES,
-        "kendall_tau_mean": round(float(np.mean(taus)), 4),
-        "kendall_tau_median": round(float(np.median(taus)), 4),
-        "kendall_tau_min": round(float(np.min(taus)), 4),
-        "share_of_queries_tau_at_least_0.95": round(float(np.mean(np.array(taus) >= 0.95)), 4),
-        "max_abs_diff": round(float(np.abs(scores["fp32"] - scores["int8"]).max()), 4),
         "score_sd_fp32": round(float(scores["fp32"].std()), 4),
+        "against_fp32": agreement,
         "held_out_ndcg@10": held_out,
         "simulated_kendall_tau_mean_by_activation_scale": simulated,
     }

@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--int8",
         action="store_true",
-        help="CPU: time sentence-transformers fp32, vecrank fp32 and vecrank int8 interleaved, then "
+        help="CPU: time sentence-transformers fp32 and vecrank fp32, int8, int8-per-token interleaved, then "
         "check int8 quality on real MiniLM weights (writes benchmarks/results/int8_cpu.json)",
     )
     parser.add_argument(

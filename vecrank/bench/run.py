@@ -118,7 +118,9 @@ def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command:
                 print(
                     f"{name:<10} ST fp32 {rates['st']:>7.1f}/s  vecrank fp32 {rates['vecrank_fp32']:>7.1f}/s "
                     f"({result['ratio_fp32_vs_st_fp32']:.2f}x)  vecrank int8 {rates['vecrank_int8']:>7.1f}/s "
-                    f"({result['ratio_int8_vs_st_fp32']:.2f}x)",
+                    f"({result['ratio_int8_vs_st_fp32']:.2f}x)  int8-per-token "
+                    f"{rates['vecrank_int8_per_token']:>7.1f}/s "
+                    f"({result['ratio_int8-per-token_vs_st_fp32']:.2f}x)",
                     flush=True,
                 )
             report["models"][name] = {**result, "machine": report["machine"], "command": command}

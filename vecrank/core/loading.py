@@ -13,7 +13,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from ..errors import ModelError
 from .first_token import first_token_only
 from .modernbert import pack_layers
-from .quantize import check_int8_device, is_int8, quantize_int8
+from .quantize import PER_TOKEN_NAME, check_int8_device, is_int8, is_per_token, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
@@ -40,11 +40,11 @@ class LoadedModel:
     dtype: torch.dtype
     attention: str  # "varlen:<kernel>" or the transformers implementation used padded
     max_length: int
-    quantization: str | None = None  # "int8": dynamic int8 linear layers (CPU)
+    quantization: str | None = None  # "int8" or "int8-per-token": dynamic int8 linear layers (CPU)
 
     @property
     def dtype_name(self) -> str:
-        """``int8`` on the int8 path, else the float dtype (``float32``, ``bfloat16``, ...)."""
+        """``int8`` or ``int8-per-token`` on an int8 path, else the float dtype (``float32``, ...)."""
         return self.quantization or str(self.dtype).removeprefix("torch.")
 
 
@@ -81,7 +81,9 @@ def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.d
         check_int8_device(device)
         return torch.float32
     if dtype not in DTYPES:
-        raise ModelError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}, int8")
+        raise ModelError(
+            f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}, int8, {PER_TOKEN_NAME}"
+        )
     return DTYPES[dtype]
 
 
@@ -202,9 +204,9 @@ def load_model(
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
-    quantization = "int8" if is_int8(dtype) else None
+    quantization = (PER_TOKEN_NAME if is_per_token(dtype) else "int8") if is_int8(dtype) else None
     if quantization:
-        quantize_int8(model)
+        quantize_int8(model, per_token=is_per_token(dtype))
     if use_varlen:
         if config.model_type == "modernbert":
             pack_layers(model)

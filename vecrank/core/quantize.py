@@ -9,6 +9,13 @@ MiniLM body, embedding cosine to fp32 0.979 with 7 bits, 0.994 with 8). Everythi
 workers) runs as in float32. The activation scale is per call, so an int8 score moves slightly
 with the other pairs of its batch.
 
+``dtype="int8-per-token"`` gives every token its own 8-bit range instead: each row is shifted
+and scaled into [-1, 1] before the same int8 product, and the shift and scale are put back
+on the output (``y = half * (W q(x')) + mid * (W 1) + b``). One token with large activations
+no longer coarsens the grid of all the others, so scores stay closer to float32, and a pair's
+score no longer depends on its batch; the passes over each linear's input and output cost
+part of the speed-up.
+
 This uses ``torch.ao.quantization.quantize_dynamic``, which torch marks as deprecated in
 favour of torchao but still ships; its warnings are silenced here, in one place.
 """
@@ -24,19 +31,25 @@ from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 from ..errors import ModelError
 
 INT8_NAMES = frozenset({"int8", "qint8"})
+PER_TOKEN_NAME = "int8-per-token"
 
 
 def is_int8(dtype: object) -> bool:
-    """Whether a ``dtype`` setting asks for the int8 path."""
-    return isinstance(dtype, str) and dtype.lower() in INT8_NAMES
+    """Whether a ``dtype`` setting asks for an int8 path (a range per call or per token)."""
+    return isinstance(dtype, str) and (dtype.lower() in INT8_NAMES or is_per_token(dtype))
+
+
+def is_per_token(dtype: object) -> bool:
+    """Whether a ``dtype`` setting asks for int8 with a range per token."""
+    return isinstance(dtype, str) and dtype.lower() == PER_TOKEN_NAME
 
 
 def check_int8_device(device: torch.device) -> None:
     """int8 dynamic quantisation runs on CPU only; elsewhere a clear error names the choice."""
     if device.type != "cpu":
         raise ModelError(
-            f"dtype 'int8' runs on CPU only (dynamic int8 matrix products); on {device.type} use "
-            "dtype 'bf16' or 'auto', or pass device='cpu'"
+            f"dtype 'int8' (and '{PER_TOKEN_NAME}') runs on CPU only (dynamic int8 matrix products); "
+            f"on {device.type} use dtype 'bf16' or 'auto', or pass device='cpu'"
         )
 
 
@@ -60,8 +73,33 @@ class Int8Linear(DynamicLinear):
         ).to(x.dtype)
 
 
-def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Swap every ``nn.Linear`` of ``model`` for an :class:`Int8Linear`, in place; returns ``model``."""
+class PerTokenInt8Linear(Int8Linear):
+    """An :class:`Int8Linear` whose activations get one 8-bit range per token (see module doc)."""
+
+    @classmethod
+    def from_float(cls, mod: torch.nn.Linear, use_precomputed_fake_quant: bool = False) -> PerTokenInt8Linear:
+        linear = super().from_float(mod, use_precomputed_fake_quant)
+        weight, bias = linear.weight(), linear.bias()
+        linear._packed_params.set_weight_bias(weight, None)  # the bias is added after the rescale
+        linear.register_buffer("weight_sums", weight.dequantize().sum(1))
+        linear.register_buffer("float_bias", torch.zeros_like(linear.weight_sums) if bias is None else bias)
+        return linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low, high = x.amin(-1, keepdim=True), x.amax(-1, keepdim=True)
+        half = ((high - low) * 0.5).clamp_(min=torch.finfo(x.dtype).tiny)
+        # Each row's least value becomes exactly -1 and its greatest exactly 1, so every batch
+        # is quantised on the same grid and a row's result does not depend on the others.
+        product = super().forward((x - low).div_(half).sub_(1))
+        return torch.addcmul(self.float_bias, product, half).addcmul_(low + half, self.weight_sums)
+
+
+def quantize_int8(model: torch.nn.Module, per_token: bool = False) -> torch.nn.Module:
+    """Swap every ``nn.Linear`` of ``model`` for an int8 one, in place; returns ``model``.
+
+    :class:`Int8Linear` (one activation range per call), or :class:`PerTokenInt8Linear` with
+    ``per_token``.
+    """
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():
@@ -72,12 +110,12 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
             model,
             {torch.nn.Linear: per_channel_dynamic_qconfig},
             dtype=torch.qint8,
-            mapping={torch.nn.Linear: Int8Linear},
+            mapping={torch.nn.Linear: PerTokenInt8Linear if per_token else Int8Linear},
             inplace=True,
         )
     return model
 
 
 def count_int8_linears(model: torch.nn.Module) -> int:
-    """How many linear layers of ``model`` run in int8."""
+    """How many linear layers of ``model`` run in int8 (per call or per token)."""
     return sum(isinstance(module, Int8Linear) for module in model.modules())

@@ -37,7 +37,9 @@ class CrossEncoderReranker:
     sentence-transformers CrossEncoder folder or a plain sequence-classification
     folder) or a hub id. Scores come back in input order.
 
-    ``dtype="int8"`` (CPU only) runs every linear layer with dynamic int8 matrix products.
+    ``dtype="int8"`` (CPU only) runs every linear layer with dynamic int8 matrix products;
+    ``dtype="int8-per-token"`` gives each token's activations their own range (closer to
+    float32, slower).
     ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
     ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
     thread each.

