@@ -98,7 +98,7 @@ def test_config_dtype_int8_reaches_the_cross_encoder_and_the_bi_encoder(tiny_ber
 def _int8_linears(linear: torch.nn.Linear) -> tuple[torch.nn.Module, torch.nn.Module]:
     per_call, per_token = (torch.nn.Sequential(copy.deepcopy(linear)) for _ in range(2))
     quantize_int8(per_call)
-    quantize_int8(per_token, per_token=True)
+    quantize_int8(per_token, "int8-per-token")
     assert isinstance(per_call[0], Int8Linear) and not isinstance(per_call[0], PerTokenInt8Linear)
     assert isinstance(per_token[0], PerTokenInt8Linear)
     return per_call, per_token

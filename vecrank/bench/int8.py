@@ -200,9 +200,9 @@ def train_relevance_model(
 ) -> list[float]:
     """Fine-tune the cross-encoder in ``folder`` on (text, [relevant passage, *others]) groups; save it.
 
-    Returns the mean training loss of each epoch.
     A listwise loss (softmax cross-entropy over each group) over ``epochs``, AdamW with a short
-    warm-up and linear decay; the new head and the pooler learn faster than the body.
+    warm-up and linear decay; the new head and the pooler learn faster than the body. Returns
+    the mean training loss of each epoch.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -13,7 +13,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from ..errors import ModelError
 from .first_token import first_token_only
 from .modernbert import pack_layers
-from .quantize import PER_TOKEN_NAME, check_int8_device, is_int8, is_per_token, quantize_int8
+from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
@@ -204,9 +204,9 @@ def load_model(
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
-    quantization = (PER_TOKEN_NAME if is_per_token(dtype) else "int8") if is_int8(dtype) else None
+    quantization = int8_mode(dtype)
     if quantization:
-        quantize_int8(model, per_token=is_per_token(dtype))
+        quantize_int8(model, quantization)
     if use_varlen:
         if config.model_type == "modernbert":
             pack_layers(model)

@@ -34,14 +34,17 @@ INT8_NAMES = frozenset({"int8", "qint8"})
 PER_TOKEN_NAME = "int8-per-token"
 
 
+def int8_mode(dtype: object) -> str | None:
+    """The int8 path a ``dtype`` setting asks for: ``"int8"``, ``"int8-per-token"``, or None."""
+    if not isinstance(dtype, str):
+        return None
+    name = dtype.lower()
+    return "int8" if name in INT8_NAMES else PER_TOKEN_NAME if name == PER_TOKEN_NAME else None
+
+
 def is_int8(dtype: object) -> bool:
     """Whether a ``dtype`` setting asks for an int8 path (a range per call or per token)."""
-    return isinstance(dtype, str) and (dtype.lower() in INT8_NAMES or is_per_token(dtype))
-
-
-def is_per_token(dtype: object) -> bool:
-    """Whether a ``dtype`` setting asks for int8 with a range per token."""
-    return isinstance(dtype, str) and dtype.lower() == PER_TOKEN_NAME
+    return int8_mode(dtype) is not None
 
 
 def check_int8_device(device: torch.device) -> None:
@@ -94,11 +97,11 @@ class PerTokenInt8Linear(Int8Linear):
         return torch.addcmul(self.float_bias, product, half).addcmul_(low + half, self.weight_sums)
 
 
-def quantize_int8(model: torch.nn.Module, per_token: bool = False) -> torch.nn.Module:
+def quantize_int8(model: torch.nn.Module, mode: str = "int8") -> torch.nn.Module:
     """Swap every ``nn.Linear`` of ``model`` for an int8 one, in place; returns ``model``.
 
-    :class:`Int8Linear` (one activation range per call), or :class:`PerTokenInt8Linear` with
-    ``per_token``.
+    :class:`Int8Linear` (one activation range per call) for ``mode="int8"``, or
+    :class:`PerTokenInt8Linear` for ``"int8-per-token"``.
     """
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
@@ -110,7 +113,7 @@ def quantize_int8(model: torch.nn.Module, per_token: bool = False) -> torch.nn.M
             model,
             {torch.nn.Linear: per_channel_dynamic_qconfig},
             dtype=torch.qint8,
-            mapping={torch.nn.Linear: PerTokenInt8Linear if per_token else Int8Linear},
+            mapping={torch.nn.Linear: PerTokenInt8Linear if mode == PER_TOKEN_NAME else Int8Linear},
             inplace=True,
         )
     return model

