@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from vecrank import CrossEncoderReranker
 from vecrank.core.batching import EncodedPairs, pack_batch, pad_batch
-from vecrank.core.first_token import first_token_attention
-from vecrank.core.modernbert import apply_rotary, pack_layers
+from vecrank.core.first_token import first_token_attention, first_token_only
+from vecrank.core.modernbert import interleave_halves, pack_layers, rotate_interleaved
 from vecrank.core.varlen import FIRST_TOKEN_ONLY, banded_attention, varlen_attention_forward
 from vecrank.core.workers import BatchWorkers
 from vecrank.testing.tiny_models import MODERNBERT_LOCAL_ATTENTION, build_tiny_model
@@ -95,28 +95,45 @@ def test_first_token_attention_matches_sdpa_on_the_first_row(half_window):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_rotary_on_queries_and_keys_together_matches_transformers(dtype):
+def test_rotary_on_interleaved_rows_matches_transformers(dtype):
     from transformers.models.modernbert.modeling_modernbert import apply_rotary_pos_emb
 
     torch.manual_seed(2)
-    tokens, heads, depth = 11, 3, 8
-    qkv = torch.randn(tokens, 3, heads, depth, dtype=dtype)
+    tokens, heads, depth, hidden = 11, 3, 8, 12
+    projection = torch.randn(3 * heads * depth, hidden)
+    states = torch.randn(tokens, hidden)
+    qkv = (states @ projection.T).to(dtype).view(tokens, 3, heads, depth)
+    query_key_rows = interleave_halves(projection[: 2 * heads * depth], depth)
+    interleaved = (states @ query_key_rows.T).to(dtype).view(tokens, 2, heads, depth)
     angles = torch.arange(tokens)[:, None] * 10000 ** (-torch.arange(0, depth, 2) / depth)
     cos, sin = (torch.cat((f(angles), f(angles)), dim=-1).to(dtype) for f in (torch.cos, torch.sin))
     query, key = (qkv[:, i].transpose(0, 1).unsqueeze(0) for i in (0, 1))  # (1, H, T, D), as transformers
     expected = apply_rotary_pos_emb(query, key, cos.unsqueeze(0), sin.unsqueeze(0))
-    rotated = apply_rotary(qkv[:, :2], cos, sin).to(dtype)
+    rotated = rotate_interleaved(interleaved, cos, sin).to(dtype)
     for index in (0, 1):
-        torch.testing.assert_close(rotated[:, index], expected[index][0].transpose(0, 1))
+        want = expected[index][0].transpose(0, 1)  # (T, H, D)
+        # the same values, each head's halves interleaved: (0, D/2, 1, D/2 + 1, ...)
+        halves_interleaved = want.unflatten(-1, (2, depth // 2)).transpose(-1, -2).flatten(-2)
+        torch.testing.assert_close(rotated[:, index], halves_interleaved)
+    # so query-key dot products, all that attention reads, are those of transformers
+    scores = torch.einsum("thd,shd->hts", rotated[:, 0].float(), rotated[:, 1].float())
+    want_scores = torch.einsum("hTd,hsd->hTs", expected[0][0].float(), expected[1][0].float())
+    torch.testing.assert_close(scores, want_scores, atol=1e-4 if dtype == torch.float32 else 0.1, rtol=1e-2)
 
 
-def test_packed_layers_leave_padded_batches_as_transformers_computes_them(tiny_models):
+def test_packed_layers_still_score_padded_batches_as_transformers_does(tiny_models):
     padded = CrossEncoderReranker(str(tiny_models["modernbert"]), device="cpu", attention="sdpa")
     before = padded.predict(PAIRS)
     pack_layers(padded.model)
     layers = padded.model.model.layers
     assert all("forward" in vars(layer.attn) and "forward" in vars(layer.mlp) for layer in layers)
-    np.testing.assert_array_equal(padded.predict(PAIRS), before)
+    np.testing.assert_allclose(padded.predict(PAIRS), before, atol=1e-5, rtol=0)
+
+
+def test_first_token_only_on_modernbert_needs_interleaved_layers(tiny_modernbert_cls):
+    padded = CrossEncoderReranker(tiny_modernbert_cls, device="cpu", attention="sdpa")
+    with pytest.raises(ValueError, match="pack_layers"):
+        first_token_only(padded.model)
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,22 @@ import types
 import torch
 from transformers import PreTrainedModel
 
-from .modernbert import apply_rotary
+from .modernbert import INTERLEAVED, rotate_interleaved
 from .varlen import FIRST_TOKEN_ONLY
 
 BERT_LIKE = frozenset({"bert", "roberta", "xlm-roberta"})
 
 
 def first_token_only(model: PreTrainedModel) -> bool:
-    """Make the model's last layer compute first tokens only on packed batches; returns whether it could."""
+    """Make the model's last layer compute first tokens only on packed batches; returns whether it could.
+
+    ModernBERT models need :func:`~vecrank.core.modernbert.pack_layers` first (interleaved rotary rows).
+    """
     config = model.config
     if config.model_type == "modernbert" and config.classifier_pooling == "cls":
         layer, forward = model.model.layers[-1], _modernbert_layer
+        if not getattr(layer.attn, INTERLEAVED, False):
+            raise ValueError("first_token_only on ModernBERT needs pack_layers(model) first")
     elif (
         config.model_type in BERT_LIKE
         and getattr(config, "position_embedding_type", "absolute") == "absolute"
@@ -81,8 +86,8 @@ def _modernbert_layer(layer, hidden_states, attention_mask=None, position_embedd
     qkv = attn.Wqkv(layer.attn_norm(tokens)).view(len(tokens), 3, -1, attn.head_dim)
     cos, sin = (table[0] for table in position_embeddings)  # (T, D)
     starts = cu_seqlens[:-1].long()
-    query = apply_rotary(qkv[starts, 0], cos[starts], sin[starts]).to(qkv.dtype)
-    key = apply_rotary(qkv[:, 1], cos, sin).to(qkv.dtype)
+    query = rotate_interleaved(qkv[starts, 0], cos[starts], sin[starts]).to(qkv.dtype)
+    key = rotate_interleaved(qkv[:, 1], cos, sin).to(qkv.dtype)
     half_window = -1 if attn.sliding_window is None else attn.sliding_window - 1
     mixed = first_token_attention(query, key, qkv[:, 2], cu_seqlens, attn.head_dim**-0.5, half_window)
     first = tokens[starts] + attn.out_drop(attn.Wo(mixed))

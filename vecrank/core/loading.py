@@ -204,13 +204,13 @@ def load_model(
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
+    if use_varlen:
+        if config.model_type == "modernbert":
+            pack_layers(model)  # reorders float weights: before quantising
+        first_token_only(model)
     quantization = int8_mode(dtype)
     if quantization:
         quantize_int8(model, quantization)
-    if use_varlen:
-        if config.model_type == "modernbert":
-            pack_layers(model)
-        first_token_only(model)
     label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
     logger.info(
         "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
