@@ -16,9 +16,11 @@ from vecrank.core.quantize import (
     PerTokenInt8Linear,
     check_int8_device,
     count_int8_linears,
+    per_pair_linears,
     quantize_int8,
 )
 from vecrank.demo import load_demo_dataset
+from vecrank.testing.tiny_models import NUM_LAYERS, build_tiny_model
 
 WORDS = ["rotate", "keys", "cluster", "database", "search", "vector", "score", "model", "answer", "question"]
 PAIRS = [
@@ -32,14 +34,33 @@ def _linear_count(folder: str) -> int:
     return sum(isinstance(module, torch.nn.Linear) for module in model.modules())
 
 
+def _float_linears(model: torch.nn.Module) -> set[str]:
+    return {name for name, module in model.named_modules() if type(module) is torch.nn.Linear}
+
+
+# Linears that read one row per pair, so stay float32: the head, and in a first-token last
+# layer everything but the key and value projections.
+LAST_LAYER_PER_PAIR = ("attention.self.query", "attention.output.dense", "intermediate.dense", "output.dense")
+PER_PAIR = {
+    "bert": {"bert.pooler.dense", "classifier", *(f"bert.encoder.layer.1.{n}" for n in LAST_LAYER_PER_PAIR)},
+    "xlm-roberta": {
+        "classifier.dense",
+        "classifier.out_proj",
+        *(f"roberta.encoder.layer.1.{n}" for n in LAST_LAYER_PER_PAIR),
+    },
+    "modernbert": {"head.dense", "classifier"},  # mean pooling: the last layer reads every token
+}
+
+
 @pytest.mark.parametrize("architecture", ["bert", "xlm-roberta", "modernbert"])
-def test_int8_runs_every_linear_in_int8_on_the_packed_path(tiny_models, architecture):
+def test_int8_runs_every_linear_that_reads_every_token_in_int8(tiny_models, architecture):
     folder = str(tiny_models[architecture])
     exact = CrossEncoderReranker(folder, device="cpu").predict(PAIRS)
     int8 = CrossEncoderReranker(folder, device="cpu", dtype="int8")
     assert int8.loaded.attention == "varlen:sdpa-loop"
     assert "dtype='int8'" in repr(int8)
-    assert count_int8_linears(int8.model) == _linear_count(folder) > 0
+    assert per_pair_linears(int8.model) == _float_linears(int8.model) == PER_PAIR[architecture]
+    assert count_int8_linears(int8.model) == _linear_count(folder) - len(PER_PAIR[architecture]) > 0
     scores = int8.predict(PAIRS)
     # Random tiny weights: drift is a few percent of the score range, never a different model.
     assert not np.array_equal(scores, exact)
@@ -136,7 +157,8 @@ def test_int8_per_token_on_the_packed_path(tiny_models, architecture):
     reranker = CrossEncoderReranker(folder, device="cpu", dtype="int8-per-token", batch_tokens=64)
     assert "dtype='int8-per-token'" in repr(reranker)
     assert reranker.loaded.quantization == "int8-per-token"
-    assert sum(isinstance(m, PerTokenInt8Linear) for m in reranker.model.modules()) == _linear_count(folder)
+    per_token = sum(isinstance(m, PerTokenInt8Linear) for m in reranker.model.modules())
+    assert per_token == _linear_count(folder) - len(PER_PAIR[architecture])
     scores = reranker.predict(PAIRS)
     assert np.abs(scores - exact).max() <= 0.05 * np.ptp(exact)
     alone = np.array([reranker.predict([pair])[0] for pair in PAIRS])
@@ -150,3 +172,12 @@ def test_config_dtype_int8_per_token_reaches_the_bi_encoder():
     assert sum(isinstance(m, PerTokenInt8Linear) for m in bi.model.modules()) > 0
     exact = get_scorer(CollectionConfig(model="minilm-bi")).predict([("rotate keys", "key rotation")])
     assert bi.predict([("rotate keys", "key rotation")]) == pytest.approx(exact, abs=0.01)
+
+
+def test_int8_keeps_what_a_first_token_modernbert_layer_reads_per_pair_float(tmp_path):
+    folder = str(build_tiny_model("modernbert", tmp_path, pooling="cls"))
+    model = CrossEncoderReranker(folder, device="cpu", dtype="int8-per-token").model
+    last = f"model.layers.{NUM_LAYERS - 1}"
+    per_pair = {"head.dense", "classifier", f"{last}.attn.Wo", f"{last}.mlp.Wi", f"{last}.mlp.Wo"}
+    assert per_pair_linears(model) == _float_linears(model) == per_pair
+    assert isinstance(model.get_submodule(f"{last}.attn.Wqkv"), PerTokenInt8Linear)  # keys and values

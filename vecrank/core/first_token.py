@@ -18,6 +18,15 @@ from .varlen import FIRST_TOKEN_ONLY
 
 BERT_LIKE = frozenset({"bert", "roberta", "xlm-roberta"})
 
+# Linears of the first-token last layer that read one row per sequence (the forwards below);
+# the key and value projections (ModernBERT: all of Wqkv) still read every token.
+FIRST_TOKEN_LINEARS = {
+    "modernbert": ("attn.Wo", "mlp.Wi", "mlp.Wo"),
+    **dict.fromkeys(
+        BERT_LIKE, ("attention.self.query", "attention.output.dense", "intermediate.dense", "output.dense")
+    ),
+}
+
 
 def first_token_only(model: PreTrainedModel) -> bool:
     """Make the model's last layer compute first tokens only on packed batches; returns whether it could.

@@ -18,6 +18,11 @@ part of the speed-up.
 
 This uses ``torch.ao.quantization.quantize_dynamic``, which torch marks as deprecated in
 favour of torchao but still ships; its warnings are silenced here, in one place.
+
+Linears that read one row per pair stay float32: the pooler and classification head, and in
+a first-token last layer (see first_token.py) all but the key and value projections. int8
+would save next to nothing there (one row per pair against a few hundred per layer) and
+would add its error straight to the score.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import torch
 from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
 from ..errors import ModelError
+from .first_token import FIRST_TOKEN_LINEARS
+from .varlen import FIRST_TOKEN_ONLY
 
 INT8_NAMES = frozenset({"int8", "qint8"})
 PER_TOKEN_NAME = "int8-per-token"
@@ -97,13 +104,42 @@ class PerTokenInt8Linear(Int8Linear):
         return torch.addcmul(self.float_bias, product, half).addcmul_(low + half, self.weight_sums)
 
 
+def per_pair_linears(model: torch.nn.Module) -> set[str]:
+    """Names of the linear layers of ``model`` that read one row per pair, not one per token.
+
+    Those outside the encoder layers (pooler, head), and those of a first-token last layer
+    that see first tokens only. Empty for architectures whose layers are not known here.
+    """
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in FIRST_TOKEN_LINEARS:
+        return set()
+    layers = model.model.layers if model_type == "modernbert" else model.base_model.encoder.layer
+    token_rows = {id(module) for module in layers.modules() if isinstance(module, torch.nn.Linear)}
+    if getattr(model, FIRST_TOKEN_ONLY, False):
+        token_rows -= {id(layers[-1].get_submodule(name)) for name in FIRST_TOKEN_LINEARS[model_type]}
+    return {
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and id(module) not in token_rows
+    }
+
+
 def quantize_int8(model: torch.nn.Module, mode: str = "int8") -> torch.nn.Module:
-    """Swap every ``nn.Linear`` of ``model`` for an int8 one, in place; returns ``model``.
+    """Swap the ``nn.Linear`` layers of ``model`` that read every token for int8 ones, in place.
 
     :class:`Int8Linear` (one activation range per call) for ``mode="int8"``, or
-    :class:`PerTokenInt8Linear` for ``"int8-per-token"``.
+    :class:`PerTokenInt8Linear` for ``"int8-per-token"``; those of :func:`per_pair_linears`
+    stay float32. Returns ``model``.
     """
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    float_names = per_pair_linears(model)
+    every_token = {
+        name: per_channel_dynamic_qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and name not in float_names
+    }
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
@@ -111,7 +147,7 @@ def quantize_int8(model: torch.nn.Module, mode: str = "int8") -> torch.nn.Module
         warnings.filterwarnings("ignore", message=r".*quantize_per_(tensor|channel).*deprecated")
         quantize_dynamic(
             model,
-            {torch.nn.Linear: per_channel_dynamic_qconfig},
+            every_token,
             dtype=torch.qint8,
             mapping={torch.nn.Linear: PerTokenInt8Linear if mode == PER_TOKEN_NAME else Int8Linear},
             inplace=True,
