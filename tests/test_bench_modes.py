@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from vecrank import CrossEncoderReranker
 from vecrank.bench.int8 import kendall_tau
 from vecrank.bench.models import bert_tokenizer_path
 from vecrank.bench.pairs import make_long_pairs
@@ -82,6 +83,21 @@ def test_fake_quantize_rounds_to_256_levels_per_range():
     assert torch.all((per_row[0] - x[0]).abs() <= 3.0 / 255 / 2 + 1e-6)  # the small row keeps its own range
     assert (whole[0] - x[0]).abs().max() > (per_row[0] - x[0]).abs().max()
     assert _fake_quantize(x, (-1,)).shape == x.shape
+
+
+def test_simulated_int8_leaves_the_per_pair_linears_exact(tiny_bert, monkeypatch):
+    from vecrank.bench import int8
+
+    pairs = [("vector search", "rerank the hits " * n) for n in range(1, 9)]
+    exact = CrossEncoderReranker(str(tiny_bert), device="cpu", dtype="fp32").predict(pairs)
+    scores = int8.simulated_int8(tiny_bert, pairs, "token")
+    assert np.corrcoef(scores, exact)[0, 1] >= 0.99 and not np.array_equal(scores, exact)
+    rows = []
+    monkeypatch.setattr(int8, "_fake_quantize", lambda x, dims: rows.append(x.shape[-2]) or x)
+    int8.simulated_int8(tiny_bert, pairs[-1:], "token")
+    # Only the linears that read every token round their input: the first layer's six, and
+    # the last layer's key and value (its query, output and feed-forward read the first token).
+    assert rows == [len(CrossEncoderReranker(str(tiny_bert)).tokenize(pairs[-1:]).input_ids[0])] * 8
 
 
 def test_int8_throughput_times_every_engine_on_the_same_pairs(tmp_path):

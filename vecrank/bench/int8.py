@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..core import CrossEncoderReranker
+from ..core.quantize import per_pair_linears
 from . import measure
 from .models import build_minilm_cross_encoder, build_model, count_parameters
 from .pairs import PairSet
@@ -249,11 +250,13 @@ def simulated_int8(folder: Path, pairs: list, scale: str) -> np.ndarray:
 
     ``scale="tensor"`` is what the int8 path does (one asymmetric 8-bit range per linear call);
     ``scale="token"`` gives each token its own range, which torch's dynamic int8 kernels lack.
+    The same linears as on the int8 path stay exact (those that read one row per pair).
     """
     reranker = CrossEncoderReranker(str(folder), device="cpu", dtype="fp32")
     dims = {"tensor": None, "token": (-1,)}[scale]
-    for module in reranker.model.modules():
-        if isinstance(module, torch.nn.Linear):
+    exact = per_pair_linears(reranker.model)
+    for name, module in reranker.model.named_modules():
+        if isinstance(module, torch.nn.Linear) and name not in exact:
             step = module.weight.abs().amax(1, keepdim=True) / 127
             module.weight.data = (module.weight / step).round() * step
             module.register_forward_pre_hook(lambda _, args: (_fake_quantize(args[0], dims),))
