@@ -149,9 +149,13 @@ def _serve_actors(kind: str) -> list[dict[str, str]]:
     return [a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith(kind)]
 
 
+def _model_replicas() -> list[dict[str, str]]:
+    return [a for a in _serve_actors("SERVE_REPLICA::") if "#model-" in a["name"]]
+
+
 def test_killing_a_replica_mid_load_loses_no_request(http: httpx.Client, ray_url: str) -> None:
     _, retried_before = _replica_counts(http)
-    replicas = [a for a in _serve_actors("SERVE_REPLICA::") if "#model-" in a["name"]]
+    replicas = _model_replicas()
     assert len(replicas) == 2
     done = threading.Semaphore(0)
     lock = threading.Lock()
@@ -196,8 +200,11 @@ def _wait(condition, seconds: float) -> bool:
 
 
 def test_killed_replica_is_replaced_then_shutdown_is_clean(ray_url: str) -> None:
-    assert _wait(lambda: serve.status().applications[APP_NAME].status == "RUNNING", 120)
-    assert len([a for a in _serve_actors("SERVE_REPLICA::") if "#model-" in a["name"]]) == 2
+    # The application can read RUNNING before the controller has started the killed replica's
+    # successor: wait for both.
+    assert _wait(
+        lambda: len(_model_replicas()) == 2 and serve.status().applications[APP_NAME].status == "RUNNING", 120
+    )
     serve.shutdown()
     assert _wait(lambda: not _serve_actors("SERVE_") and not _port_open(ray_url), 60)
     assert _serve_actors("SERVE_") == []
