@@ -42,11 +42,15 @@ def _float_linears(model: torch.nn.Module) -> set[str]:
 # layer everything but the key and value projections.
 LAST_LAYER_PER_PAIR = ("attention.self.query", "attention.output.dense", "intermediate.dense", "output.dense")
 PER_PAIR = {
-    "bert": {"bert.pooler.dense", "classifier", *(f"bert.encoder.layer.1.{n}" for n in LAST_LAYER_PER_PAIR)},
+    "bert": {
+        "bert.pooler.dense",
+        "classifier",
+        *(f"bert.encoder.layer.{NUM_LAYERS - 1}.{n}" for n in LAST_LAYER_PER_PAIR),
+    },
     "xlm-roberta": {
         "classifier.dense",
         "classifier.out_proj",
-        *(f"roberta.encoder.layer.1.{n}" for n in LAST_LAYER_PER_PAIR),
+        *(f"roberta.encoder.layer.{NUM_LAYERS - 1}.{n}" for n in LAST_LAYER_PER_PAIR),
     },
     "modernbert": {"head.dense", "classifier"},  # mean pooling: the last layer reads every token
 }

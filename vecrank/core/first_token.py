@@ -28,6 +28,12 @@ FIRST_TOKEN_LINEARS = {
 }
 
 
+def encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:
+    """The encoder layers of a BERT-like or ModernBERT model (with or without its task head)."""
+    base = model.base_model
+    return base.layers if model.config.model_type == "modernbert" else base.encoder.layer
+
+
 def first_token_only(model: PreTrainedModel) -> bool:
     """Make the model's last layer compute first tokens only on packed batches; returns whether it could.
 
@@ -35,14 +41,14 @@ def first_token_only(model: PreTrainedModel) -> bool:
     """
     config = model.config
     if config.model_type == "modernbert" and config.classifier_pooling == "cls":
-        layer, forward = model.model.layers[-1], _modernbert_layer
+        layer, forward = encoder_layers(model)[-1], _modernbert_layer
         if not getattr(layer.attn, INTERLEAVED, False):
             raise ValueError("first_token_only on ModernBERT needs pack_layers(model) first")
     elif (
         config.model_type in BERT_LIKE
         and getattr(config, "position_embedding_type", "absolute") == "absolute"
     ):
-        layer, forward = model.base_model.encoder.layer[-1], _bert_layer
+        layer, forward = encoder_layers(model)[-1], _bert_layer
     else:
         return False
     layer.forward = types.MethodType(forward, layer)  # parameter names stay those of the checkpoint

@@ -34,7 +34,7 @@ import torch
 from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
 from ..errors import ModelError
-from .first_token import FIRST_TOKEN_LINEARS
+from .first_token import FIRST_TOKEN_LINEARS, encoder_layers
 from .varlen import FIRST_TOKEN_ONLY
 
 INT8_NAMES = frozenset({"int8", "qint8"})
@@ -114,7 +114,7 @@ def per_pair_linears(model: torch.nn.Module) -> set[str]:
     model_type = getattr(config, "model_type", None)
     if model_type not in FIRST_TOKEN_LINEARS:
         return set()
-    layers = model.model.layers if model_type == "modernbert" else model.base_model.encoder.layer
+    layers = encoder_layers(model)
     token_rows = {id(module) for module in layers.modules() if isinstance(module, torch.nn.Linear)}
     if getattr(model, FIRST_TOKEN_ONLY, False):
         token_rows -= {id(layers[-1].get_submodule(name)) for name in FIRST_TOKEN_LINEARS[model_type]}
