@@ -50,7 +50,6 @@ def test_kendall_tau():
 def test_train_relevance_model_learns_to_put_the_passage_first(tmp_path):
     """The int8 quality guard's fine-tuning: after it, the grouped passage outscores the others."""
     from vecrank.bench.int8 import train_relevance_model
-    from vecrank.core import CrossEncoderReranker
     from vecrank.testing.tiny_models import build_tiny_model
 
     folder = build_tiny_model("bert", tmp_path / "bert")

@@ -6,7 +6,8 @@ and rotates them in five float32 operators per tensor, on strided head-major vie
 comes out adjacent; the rotation is then one complex multiplication of the queries and keys
 together. A dot product does not change when both of its sides are permuted alike, so the
 attention output is the same; values are not permuted. On the 17m shape on CPU this cuts
-the rotary cost from about 12% of an int8 forward pass to about 3%.
+the rotary cost from about 12% of an int8 forward pass to about 5% (3.7 ms to under 1 ms a
+layer on a 3,600-token batch, one thread).
 
 The gated MLP multiplies the gate into the activation in place, one (T, intermediate)
 tensor less per layer, with the same result.
