@@ -10,6 +10,7 @@ import torch
 
 from vecrank import CrossEncoderReranker, ModelError
 from vecrank.config import CollectionConfig
+from vecrank.core import quantize
 from vecrank.core.loading import pick_dtype
 from vecrank.core.quantize import (
     Int8Linear,
@@ -185,3 +186,22 @@ def test_int8_keeps_what_a_first_token_modernbert_layer_reads_per_pair_float(tmp
     per_pair = {"head.dense", "classifier", f"{last}.attn.Wo", f"{last}.mlp.Wi", f"{last}.mlp.Wo"}
     assert per_pair_linears(model) == _float_linears(model) == per_pair
     assert isinstance(model.get_submodule(f"{last}.attn.Wqkv"), PerTokenInt8Linear)  # keys and values
+
+
+def test_per_token_grid_follows_the_cpu_and_serves_padded_batches(monkeypatch):
+    torch.manual_seed(2)
+    linear = torch.nn.Linear(32, 24)
+    x = torch.randn(3, 7, 32)  # (batch, sequence, hidden), as the padded path passes it
+    x[:, -2:] = 0  # padding rows
+    error = {}
+    for vnni, steps in ((True, 127), (False, 63)):
+        monkeypatch.setattr(quantize, "full_range_activations", lambda vnni=vnni: vnni)
+        assert quantize.activation_levels() == steps
+        _, per_token = _int8_linears(linear)
+        with torch.inference_mode():
+            exact, fine = linear(x), per_token(x)
+        assert fine.shape == exact.shape
+        torch.testing.assert_close(fine[:, -2:], exact[:, -2:], atol=1e-6, rtol=0)  # zero rows: the bias
+        error[steps] = (fine - exact).abs().max().item()
+        assert error[steps] < 4 / steps * exact.abs().max().item()
+    assert error[63] > 1.5 * error[127]  # 7-bit activations (no VNNI) use a grid twice as coarse
