@@ -130,7 +130,7 @@ def _int8_linears(linear: torch.nn.Linear) -> tuple[torch.nn.Module, torch.nn.Mo
     return per_call, per_token
 
 
-def test_per_token_ranges_keep_small_tokens_exact_beside_an_outlier_token():
+def test_an_outlier_token_does_not_coarsen_the_grid_of_the_others():
     torch.manual_seed(0)
     linear = torch.nn.Linear(64, 32)
     per_call, per_token = _int8_linears(linear)
@@ -138,10 +138,22 @@ def test_per_token_ranges_keep_small_tokens_exact_beside_an_outlier_token():
     x[0] *= 50  # one token with large activations, as separators often have
     with torch.inference_mode():
         exact, coarse, fine = linear(x), per_call(x), per_token(x)
-    error = {name: (out - exact)[1:].abs().max().item() for name, out in (("call", coarse), ("token", fine))}
-    assert error["token"] < error["call"] / 10
-    assert error["token"] < 0.05 * exact[1:].abs().max().item()
-    torch.testing.assert_close(fine[0], exact[0], atol=0.05 * exact[0].abs().max().item(), rtol=0)
+        one_grid = torch.ops.quantized.linear_dynamic(x, per_call[0]._packed_params._packed_params, False)
+    error = {
+        name: (out - exact)[1:].abs().max().item()
+        for name, out in (("one grid", one_grid), ("call", coarse), ("token", fine))
+    }
+    assert error["call"] < error["one grid"] / 10
+    assert error["token"] < error["one grid"] / 10
+    for out in (coarse, fine):
+        assert (out - exact)[1:].abs().max() < 0.05 * exact[1:].abs().max()
+        torch.testing.assert_close(out[0], exact[0], atol=0.05 * exact[0].abs().max().item(), rtol=0)
+
+
+def test_int8_takes_an_empty_batch():
+    per_call, _ = _int8_linears(torch.nn.Linear(8, 4))
+    with torch.inference_mode():
+        assert per_call(torch.zeros(0, 8)).shape == (0, 4)
 
 
 def test_per_token_outputs_do_not_depend_on_the_rest_of_the_batch():

@@ -9,7 +9,8 @@ structure, which makes int8 look worse than it is):
 - a cross-encoder fine-tuned from the real all-MiniLM-L6-v2 body on the demo (passage
   titles and half of the questions): per-query Kendall tau between fp32 and int8 scores over
   each question's 30 best candidates, NDCG@10 on the other half, and the tau that int8
-  simulated in float32 reaches with one activation range per call and with one per token.
+  simulated in float32 reaches with one activation range per call (torch's plain dynamic
+  int8, outlier tokens included) and with one per token.
 """
 
 from __future__ import annotations
@@ -248,8 +249,8 @@ def train_relevance_model(
 def simulated_int8(folder: Path, pairs: list, scale: str) -> np.ndarray:
     """Scores with int8 simulated in float32: weights per output channel, activations per ``scale``.
 
-    ``scale="tensor"`` is what the int8 path does (one asymmetric 8-bit range per linear call);
-    ``scale="token"`` gives each token its own range, which torch's dynamic int8 kernels lack.
+    ``scale="tensor"`` is torch's plain dynamic int8 (one asymmetric 8-bit range per linear
+    call, outlier tokens included); ``scale="token"`` gives each token its own range.
     The same linears as on the int8 path stay exact (those that read one row per pair).
     """
     reranker = CrossEncoderReranker(str(folder), device="cpu", dtype="fp32")
