@@ -200,7 +200,7 @@ def test_int8_keeps_what_a_first_token_modernbert_layer_reads_per_pair_float(tmp
     assert isinstance(model.get_submodule(f"{last}.attn.Wqkv"), PerTokenInt8Linear)  # keys and values
 
 
-def test_per_token_grid_follows_the_cpu_and_serves_padded_batches(monkeypatch):
+def test_int8_grids_follow_the_cpu_and_serve_padded_batches(monkeypatch):
     torch.manual_seed(2)
     linear = torch.nn.Linear(32, 24)
     x = torch.randn(3, 7, 32)  # (batch, sequence, hidden), as the padded path passes it
@@ -209,11 +209,13 @@ def test_per_token_grid_follows_the_cpu_and_serves_padded_batches(monkeypatch):
     for vnni, steps in ((True, 127), (False, 63)):
         monkeypatch.setattr(quantize, "full_range_activations", lambda vnni=vnni: vnni)
         assert quantize.activation_levels() == steps
-        _, per_token = _int8_linears(linear)
         with torch.inference_mode():
-            exact, fine = linear(x), per_token(x)
-        assert fine.shape == exact.shape
-        torch.testing.assert_close(fine[:, -2:], exact[:, -2:], atol=1e-6, rtol=0)  # zero rows: the bias
-        error[steps] = (fine - exact).abs().max().item()
-        assert error[steps] < 4 / steps * exact.abs().max().item()
-    assert error[63] > 1.5 * error[127]  # 7-bit activations (no VNNI) use a grid twice as coarse
+            exact = linear(x)
+            for mode, int8_linear in zip(("call", "token"), _int8_linears(linear)):
+                out = int8_linear(x)
+                assert out.shape == exact.shape
+                torch.testing.assert_close(out[:, -2:], exact[:, -2:], atol=1e-6, rtol=0)  # bias only
+                error[mode, steps] = (out - exact).abs().max().item()
+                assert error[mode, steps] < 4 / steps * exact.abs().max().item()
+    for mode in ("call", "token"):  # 7-bit activations (no VNNI) use a grid twice as coarse
+        assert error[mode, 63] > 1.5 * error[mode, 127]
