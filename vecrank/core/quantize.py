@@ -4,8 +4,9 @@ Weights are stored as int8 (one scale per output channel); activations are quant
 call on one grid, multiplied in int8 (fbgemm) and returned as float32. The grid spans the
 range of the call's typical tokens: a token whose range is over ``OUTLIER_SPAN`` times the
 median token's (separators often are) is multiplied again on a grid of its own, so that a
-few such tokens do not coarsen the grid of all the others (on a fine-tuned MiniLM
-cross-encoder, Kendall tau against fp32 0.864 -> 0.923, about 2% of rows redone). On CPUs
+few such tokens do not coarsen the grid of all the others (on the fine-tuned MiniLM
+cross-encoder of ``vecrank bench --int8``, Kendall tau against fp32 0.874 -> 0.926, about 2%
+of rows redone). On CPUs
 with VNNI the activations use the full 8 bits: torch's default keeps 7 (``reduce_range``),
 which only guards against a saturation of older AVX2 kernels, and costs accuracy (on the real
 MiniLM body, embedding cosine to fp32 0.979 with 7 bits, 0.994 with 8). Everything else
