@@ -37,3 +37,27 @@ def registered(plugin: Any, name: str) -> Iterator[Any]:
         yield plugin
     finally:
         unregister_plugin(name)
+
+
+class EngineCalls:
+    """Records the collection and pair count of every ``vecrank_rerank`` call; the built-in engine scores."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    @property
+    def pairs(self) -> list[int]:
+        """The pair count of each call."""
+        return [count for _, count in self.calls]
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        self.calls.append((collection, len(pairs)))
+
+
+class BrokenEngine:
+    """A reranker that fails."""
+
+    @vecrank.hookimpl(tryfirst=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        raise RuntimeError("engine out of memory")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import vecrank
-
 # Words the tiny tokenizer knows, so every text scores on whole tokens.
 _WORDS_TEXT = """
 city capital river mountain sea ocean weather sunny rain cat dog animal car train road population
@@ -20,24 +18,3 @@ WORDS = _WORDS_TEXT.split()
 async def resolve(value: Any) -> Any:
     """The value of a sync call, or the awaited value of an async one."""
     return await value if inspect.isawaitable(value) else value
-
-
-
-
-class EngineCalls:
-    """Records the pair count of every ``vecrank_rerank`` call and leaves scoring to the built-in engine."""
-
-    def __init__(self) -> None:
-        self.pairs: list[int] = []
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        self.pairs.append(len(pairs))
-
-
-class BrokenEngine:
-    """A reranker that fails."""
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        raise RuntimeError("engine out of memory")

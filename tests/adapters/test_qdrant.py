@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adapter_helpers import WORDS, BrokenEngine, EngineCalls, resolve
-from engine_fixtures import registered
+from adapter_helpers import WORDS, resolve
+from engine_fixtures import BrokenEngine, EngineCalls, registered
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.models import QueryResponse
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from adapter_helpers import WORDS, EngineCalls, resolve
-from engine_fixtures import registered
+from adapter_helpers import WORDS, resolve
+from engine_fixtures import EngineCalls, registered
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.async_client_base import AsyncQdrantBase
 from qdrant_client.client_base import QdrantBase

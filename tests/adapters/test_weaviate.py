@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import weaviate
-from adapter_helpers import WORDS, BrokenEngine, EngineCalls, resolve
-from engine_fixtures import registered
+from adapter_helpers import WORDS, resolve
+from engine_fixtures import BrokenEngine, EngineCalls, registered
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.config import ConsistencyLevel, DataType, Property
 from weaviate.classes.init import AdditionalConfig, Timeout

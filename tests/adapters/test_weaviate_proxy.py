@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import weaviate
-from adapter_helpers import WORDS, EngineCalls, resolve
-from engine_fixtures import registered
+from adapter_helpers import WORDS, resolve
+from engine_fixtures import EngineCalls, registered
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import Rerank

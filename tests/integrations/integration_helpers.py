@@ -68,24 +68,3 @@ def weighted_order(
 
     fused = [weight * r + (1 - weight) * v for r, v in zip(scaled(raw), scaled(vector_scores))]
     return sorted(zip(texts, fused), key=lambda pair: -pair[1])
-
-
-
-
-class EngineCalls:
-    """Records the pairs of every ``vecrank_rerank`` call and leaves scoring to the built-in engine."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        self.calls.append((collection, len(pairs)))
-
-
-class BrokenEngine:
-    """A reranker that fails."""
-
-    @vecrank.hookimpl(tryfirst=True)
-    def vecrank_rerank(self, collection, pairs, config):
-        raise RuntimeError("engine out of memory")

@@ -11,22 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_fixtures import registered
+from engine_fixtures import BrokenEngine, EngineCalls, registered
 from haystack import Document, Pipeline, component
 from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 from haystack_integrations.document_stores.weaviate import WeaviateDocumentStore
-from integration_helpers import (
-    DIM,
-    PASSAGES,
-    QUESTION,
-    BrokenEngine,
-    EngineCalls,
-    config,
-    embed,
-    engine_order,
-    weighted_order,
-)
+from integration_helpers import DIM, PASSAGES, QUESTION, config, embed, engine_order, weighted_order
 
 import vecrank
 from vecrank.integrations.haystack import VecrankRanker

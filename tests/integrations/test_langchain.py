@@ -12,18 +12,8 @@ from typing import Any
 
 import pytest
 import weaviate
-from engine_fixtures import registered
-from integration_helpers import (
-    DIM,
-    PASSAGES,
-    QUESTION,
-    BrokenEngine,
-    EngineCalls,
-    config,
-    embed,
-    engine_order,
-    weighted_order,
-)
+from engine_fixtures import BrokenEngine, EngineCalls, registered
+from integration_helpers import DIM, PASSAGES, QUESTION, config, embed, engine_order, weighted_order
 from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings

@@ -12,17 +12,8 @@ from typing import Any
 
 import pytest
 import weaviate
-from engine_fixtures import registered
-from integration_helpers import (
-    PASSAGES,
-    QUESTION,
-    BrokenEngine,
-    EngineCalls,
-    config,
-    embed,
-    engine_order,
-    weighted_order,
-)
+from engine_fixtures import BrokenEngine, EngineCalls, registered
+from integration_helpers import PASSAGES, QUESTION, config, embed, engine_order, weighted_order
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.llms import MockLLM
