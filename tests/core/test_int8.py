@@ -150,6 +150,21 @@ def test_an_outlier_token_does_not_coarsen_the_grid_of_the_others():
         torch.testing.assert_close(out[0], exact[0], atol=0.05 * exact[0].abs().max().item(), rtol=0)
 
 
+def test_a_constant_row_has_no_range_and_still_gets_its_output():
+    torch.manual_seed(3)
+    linear = torch.nn.Linear(16, 8)
+    x = torch.randn(6, 16)
+    x[2], x[4] = 5.0, -5.0  # per token: normalised to +-inf, which the fixed grid saturates
+    with torch.inference_mode():
+        exact = linear(x)
+        for int8_linear in _int8_linears(linear):
+            out = int8_linear(x)
+            assert torch.isfinite(out).all()
+            for row in (2, 4):
+                tolerance = 0.05 * exact[row].abs().max().item()
+                torch.testing.assert_close(out[row], exact[row], atol=tolerance, rtol=0)
+
+
 def test_int8_takes_an_empty_batch():
     per_call, _ = _int8_linears(torch.nn.Linear(8, 4))
     with torch.inference_mode():

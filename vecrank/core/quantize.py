@@ -139,7 +139,8 @@ class PerTokenInt8Linear(Int8Linear):
         half = ((high - low) * 0.5).clamp_(min=torch.finfo(x.dtype).tiny)
         mid, inverse = low + half, half.reciprocal()
         # Every row now lies in [-1, 1] and is quantised on one fixed grid, so a row's result
-        # does not depend on the other rows of its batch.
+        # does not depend on the other rows of its batch. (A constant row, of range 0, may
+        # become +-inf and saturate; its output is then mid * (W 1) + b, exact.)
         levels = activation_levels()
         product = fixed_grid_product(
             torch.addcmul(-mid * inverse, x, inverse),
