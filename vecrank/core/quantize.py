@@ -2,16 +2,16 @@
 
 Weights are stored as int8 (one scale per output channel); activations are quantised per
 call on one grid, multiplied in int8 (fbgemm) and returned as float32. The grid spans the
-range of the call's typical tokens: a token whose range is over ``OUTLIER_SPAN`` times the
-median token's (separators often are) is multiplied again on a grid of its own, so that a
-few such tokens do not coarsen the grid of all the others (on the fine-tuned MiniLM
-cross-encoder of ``vecrank bench --int8``, Kendall tau against fp32 0.874 -> 0.926, about 2%
-of rows redone). On CPUs with VNNI the activations use the full 8 bits: torch's default keeps
-7 (``reduce_range``), which only guards against a saturation of older AVX2 kernels, and costs
-accuracy (on the real MiniLM body, embedding cosine to fp32 0.979 with 7 bits, 0.994 with 8).
-Everything else (embeddings, norms, attention, rotary, the packed varlen path, first-token
-last layer, batch workers) runs as in float32. The grid is per call, so an int8 score moves
-slightly with the other pairs of its batch.
+range of the call's typical tokens: the tokens whose range is over ``OUTLIER_SPAN`` times
+the median token's (separators often are) are multiplied again, together, on a grid that
+spans them alone, so that a few such tokens do not coarsen the grid of all the others (on
+the fine-tuned MiniLM cross-encoder of ``vecrank bench --int8``, Kendall tau against fp32
+0.874 -> 0.926, about 2% of rows redone). On CPUs with VNNI the activations use the full 8
+bits: torch's default keeps 7 (``reduce_range``), which only guards against a saturation of
+older AVX2 kernels, and costs accuracy (on the real MiniLM body, embedding cosine to fp32
+0.979 with 7 bits, 0.994 with 8). Everything else (embeddings, norms, attention, rotary, the
+packed varlen path, first-token last layer, batch workers) runs as in float32. The grid is
+per call, so an int8 score moves slightly with the other pairs of its batch.
 
 ``dtype="int8-per-token"`` gives every token its own 8-bit range instead: each row is shifted
 and scaled into [-1, 1] (one pass), quantised on that fixed grid inside fbgemm's product (no
@@ -84,7 +84,7 @@ def activation_levels() -> int:
     return 127 if full_range_activations() else 63
 
 
-# A token whose range is over this many times the median token's gets a grid of its own.
+# Tokens whose range is over this many times the median token's share a grid of their own.
 OUTLIER_SPAN = 2.0
 
 
