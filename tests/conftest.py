@@ -27,3 +27,17 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tiny_bert(tiny_models: dict[str, Path]) -> Path:
     """The folder of the tiny BERT cross-encoder."""
     return tiny_models["bert"]
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_rerankers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny Qwen3-Reranker-layout folder ("qwen3") and an mxbai-rerank-v2-layout one ("qwen2")."""
+    from vecrank.plugins import get_plugin_manager
+    from vecrank.testing.tiny_llm_rerankers import build_tiny_llm_reranker
+
+    get_plugin_manager()  # publishes the prompt templates to the engine
+    root = tmp_path_factory.mktemp("tiny_llm_rerankers")
+    return {
+        "qwen3": build_tiny_llm_reranker("qwen3", root / "qwen3-reranker"),
+        "qwen2": build_tiny_llm_reranker("qwen2", root / "mxbai-rerank-v2"),
+    }

@@ -39,7 +39,13 @@ _LAZY = {
 }
 
 
+# The engine's names: the plugins are loaded first, for the prompt templates of yes/no rerankers.
+_ENGINE = frozenset({"CrossEncoderReranker", "get_reranker"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _ENGINE:
+        importlib.import_module("vecrank.plugins").get_plugin_manager()
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'vecrank' has no attribute {name!r}")

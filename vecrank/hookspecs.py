@@ -13,6 +13,11 @@ def vecrank_register_rerankers(register):
     """Add rerankers: ``register(name, factory, aliases=())``; ``factory(config)`` returns a scorer."""
 
 
+@hookspec
+def vecrank_register_prompt_templates(register):
+    """Add prompt templates of yes/no rerankers: ``register(template)``, a core.prompts.PromptTemplate."""
+
+
 @hookspec(firstresult=True)
 def vecrank_document_text(collection, candidate, config):
     """Return the text to score for one candidate hit, or None to leave it to the next plugin."""

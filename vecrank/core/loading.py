@@ -11,8 +11,11 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..errors import ModelError
+from .causal_lm import choose_template, is_causal_lm, load_yes_no
+from .decoder import causal_kernel
 from .first_token import first_token_only
 from .modernbert import pack_layers
+from .prompts import PromptTemplate
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
@@ -41,6 +44,8 @@ class LoadedModel:
     attention: str  # "varlen:<kernel>" or the transformers implementation used padded
     max_length: int
     quantization: str | None = None  # "int8" or "int8-per-token": dynamic int8 linear layers (CPU)
+    template: PromptTemplate | None = None  # a yes/no reranker's prompt template (causal LMs)
+    answer_rows: torch.Tensor | None = None  # its (yes, no) rows of the LM head, (2, hidden)
 
     @property
     def dtype_name(self) -> str:
@@ -149,12 +154,14 @@ def load_model(
     max_length: int | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
+    prompt_template: str | None = None,
 ) -> LoadedModel:
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
     ``attention``: ``auto`` packs sequences with varlen attention where the architecture
     allows, on CPU and on CUDA with a varlen kernel (padded SDPA elsewhere); ``varlen``
-    forces packing (any device); ``sdpa``/``eager`` run padded.
+    forces packing (any device); ``sdpa``/``eager`` run padded. A causal language model is
+    loaded as a yes/no reranker, prompted by ``prompt_template`` or its family's template.
     """
     source = resolve_model(name)
     if source.needs_remote_code and not trust_remote_code:
@@ -175,6 +182,25 @@ def load_model(
         )
     except (OSError, ValueError) as error:
         raise _not_found(source, error) from error
+    if is_causal_lm(config):
+        return _load_yes_no(
+            source,
+            folder,
+            config,
+            tokenizer,
+            torch_device,
+            torch_dtype,
+            dtype,
+            max_length,
+            local_only,
+            trust_remote_code,
+            prompt_template,
+        )
+    if prompt_template is not None:
+        raise ModelError(
+            f"model {name!r} is a {config.model_type} cross-encoder, not a causal language model: "
+            f"prompt_template {prompt_template!r} does not apply to it"
+        )
 
     packable = config.model_type in PACKABLE_MODEL_TYPES
     if attention == "varlen" and not packable:
@@ -224,6 +250,66 @@ def load_model(
         attention=label,
         max_length=_max_length(max_length, tokenizer, config),
         quantization=quantization,
+    )
+
+
+def _load_yes_no(
+    source: ModelSource,
+    folder: str,
+    config,
+    tokenizer,
+    device: torch.device,
+    torch_dtype: torch.dtype,
+    dtype: str | torch.dtype | None,
+    max_length: int | None,
+    local_only: bool,
+    trust_remote_code: bool,
+    prompt_template: str | None,
+) -> LoadedModel:
+    """A causal language model as a yes/no reranker (see causal_lm.py)."""
+    template = choose_template(source.source, config, prompt_template)
+    try:
+        loaded = load_yes_no(
+            folder,
+            template,
+            tokenizer,
+            dtype=torch_dtype,
+            device=device,
+            local_only=local_only,
+            trust_remote_code=trust_remote_code,
+        )
+    except OSError as error:
+        raise _not_found(source, error) from error
+    quantization = int8_mode(dtype)
+    if quantization:
+        quantize_int8(loaded.decoder, quantization)
+    requested = max_length if max_length is not None else template.default_max_length(tokenizer)
+    limit = _max_length(requested, tokenizer, config)
+    overhead = template.overhead(tokenizer)
+    if limit <= overhead:
+        raise ModelError(
+            f"model {source.name!r}: max_length {limit} leaves no room for the query and document "
+            f"(template {template.name!r} takes {overhead} tokens)"
+        )
+    label = f"causal:{causal_kernel(device)}"
+    logger.info(
+        "loaded %s on %s (%s, yes/no reranker, template %s)",
+        source.source,
+        device,
+        quantization or torch_dtype,
+        template.name,
+    )
+    return LoadedModel(
+        source=source,
+        model=loaded.decoder,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=torch_dtype,
+        attention=label,
+        max_length=limit,
+        quantization=quantization,
+        template=template,
+        answer_rows=loaded.answer_rows,
     )
 
 

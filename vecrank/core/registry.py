@@ -31,6 +31,12 @@ MODEL_ALIASES: dict[str, str] = {
     "minilm-l6": "cross-encoder/ms-marco-MiniLM-L6-v2",
     "bge-base": "BAAI/bge-reranker-base",
     "mxbai-base": "mixedbread-ai/mxbai-rerank-base-v1",
+    # Yes/no rerankers: causal language models prompted by their family's template (core/prompts.py).
+    "qwen3-reranker-0.6b": "Qwen/Qwen3-Reranker-0.6B",
+    "qwen3-reranker-4b": "Qwen/Qwen3-Reranker-4B",
+    "qwen3-reranker-8b": "Qwen/Qwen3-Reranker-8B",
+    "mxbai-rerank-base-v2": "mixedbread-ai/mxbai-rerank-base-v2",
+    "mxbai-rerank-large-v2": "mixedbread-ai/mxbai-rerank-large-v2",
 }
 
 # Models whose code lives on the hub (JinaBERT): loading them runs that code, so it is opt-in.

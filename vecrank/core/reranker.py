@@ -18,6 +18,7 @@ from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_
 from .loading import LoadedModel, load_model
 from .varlen import packed_logits, position_offset
 from .workers import BatchWorkers
+from .yes_no import PromptedPairs, YesNoRunner, check_instruction
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class CrossEncoderReranker:
     ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
     ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
     thread each.
+
+    A causal language model (Qwen3-Reranker, mxbai-rerank-v2) is a yes/no reranker: its score is
+    ``logit(yes) - logit(no)`` under its family's prompt template (``prompt_template`` names one
+    explicitly), with ``instruction`` as the task (per call too: ``predict(..., instruction=)``) and,
+    with ``prefix_reuse``, each query's prompt computed once for all of its documents.
     """
 
     def __init__(
@@ -57,6 +63,9 @@ class CrossEncoderReranker:
         attention: str = "auto",
         trust_remote_code: bool = False,
         cpu_workers: int | None = None,
+        instruction: str | None = None,
+        prompt_template: str | None = None,
+        prefix_reuse: bool = True,
     ) -> None:
         self.loaded: LoadedModel = load_model(
             name,
@@ -65,8 +74,12 @@ class CrossEncoderReranker:
             max_length=max_length,
             attention=attention,
             trust_remote_code=trust_remote_code,
+            prompt_template=prompt_template,
         )
+        check_instruction(self.loaded, instruction)
         self.name = name
+        self.instruction = instruction
+        self._yes_no = YesNoRunner(self.loaded, prefix_reuse) if self.loaded.template else None
         on_cpu = self.device.type == "cpu"
         self.batch_tokens = batch_tokens or (CPU_BATCH_TOKENS if on_cpu else GPU_BATCH_TOKENS)
         self._workers = BatchWorkers((cpu_workers or torch.get_num_threads()) if on_cpu else 1)
@@ -106,7 +119,7 @@ class CrossEncoderReranker:
 
     @property
     def num_labels(self) -> int:
-        return self.model.config.num_labels
+        return 1 if self._yes_no else self.model.config.num_labels
 
     def __repr__(self) -> str:
         loaded = self.loaded
@@ -116,11 +129,16 @@ class CrossEncoderReranker:
             f"max_length={loaded.max_length})"
         )
 
-    def tokenize(self, pairs: Sequence[Pair], max_length: int | None = None) -> EncodedPairs:
-        """Token ids of every pair, truncated at ``max_length`` (longest side first)."""
+    def tokenize(
+        self, pairs: Sequence[Pair], max_length: int | None = None, instruction: str | None = None
+    ) -> EncodedPairs | PromptedPairs:
+        """Token ids of every pair, truncated at ``max_length`` (longest side first; a yes/no
+        reranker's prompt loses the end of its document)."""
         length = self.max_length if max_length is None else min(max_length, self.max_length)
         if length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
+        if self._yes_no:
+            return self._yes_no.encode(pairs, length, instruction or self.instruction)
         return encode_pairs(self.tokenizer, pairs, length, self._with_token_types)
 
     @torch.inference_mode()
@@ -131,12 +149,15 @@ class CrossEncoderReranker:
         batch_tokens: int | None = None,
         max_length: int | None = None,
         show_progress_bar: bool = False,
+        instruction: str | None = None,
     ) -> np.ndarray:
         """Raw logits for each pair, in input order: shape (n,) for one label, (n, labels) else.
 
         ``max_length`` lowers the model's own limit for this call (the model is shared). Each
-        distinct pair is scored once, so identical pairs get identical scores.
+        distinct pair is scored once, so identical pairs get identical scores. ``instruction``
+        replaces the reranker's own for this call (yes/no rerankers only).
         """
+        check_instruction(self.loaded, instruction)
         pairs, positions = distinct(_check_pairs(pairs))
         scores = np.empty((len(pairs), self.num_labels), dtype=np.float32)
         budget = batch_tokens or self.batch_tokens
@@ -144,8 +165,12 @@ class CrossEncoderReranker:
             self._lock,
             tqdm(total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar) as progress,
         ):
-            for start, encoded in self._encoded_chunks(pairs, max_length):
-                batches = pack_batches(encoded.lengths, budget, self.max_batch_size, self._attention_span)
+            for start, encoded in self._encoded_chunks(pairs, max_length, instruction):
+                batches = (
+                    self._yes_no.batches(encoded, budget, self.max_batch_size)
+                    if self._yes_no
+                    else pack_batches(encoded.lengths, budget, self.max_batch_size, self._attention_span)
+                )
                 run = partial(self._run_batch, encoded)
                 for indices, logits in zip(batches, self._workers.map(run, batches)):
                     scores[[start + i for i in indices]] = logits
@@ -186,17 +211,17 @@ class CrossEncoderReranker:
         return await asyncio.to_thread(self.rank, query, documents, **kwargs)
 
     def _encoded_chunks(
-        self, pairs: Sequence[Pair], max_length: int | None
-    ) -> Iterator[tuple[int, EncodedPairs]]:
+        self, pairs: Sequence[Pair], max_length: int | None, instruction: str | None = None
+    ) -> Iterator[tuple[int, EncodedPairs | PromptedPairs]]:
         """Tokenised chunks of ``pairs``, the next one tokenised during compute where that overlaps."""
         starts = range(0, len(pairs), TOKENIZE_CHUNK)
         chunks = [pairs[s : s + TOKENIZE_CHUNK] for s in starts]
-        lengths = [max_length] * len(chunks)
+        tokenize = partial(self.tokenize, max_length=max_length, instruction=instruction)
         if not self._overlap_tokenization or len(chunks) <= 1:
-            yield from zip(starts, map(self.tokenize, chunks, lengths))
+            yield from zip(starts, map(tokenize, chunks))
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecrank-tokenize") as pool:
-            yield from zip(starts, pool.map(self.tokenize, chunks, lengths))
+            yield from zip(starts, pool.map(tokenize, chunks))
 
     def _run_batch(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
         """Logits for one batch; out of memory (GPU or CPU), split the batch in two and retry."""
@@ -213,7 +238,9 @@ class CrossEncoderReranker:
                 [self._run_batch(encoded, indices[:half]), self._run_batch(encoded, indices[half:])]
             )
 
-    def _forward(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
+    def _forward(self, encoded: EncodedPairs | PromptedPairs, indices: list[int]) -> np.ndarray:
+        if self._yes_no:
+            return self._yes_no.forward(encoded, indices)
         pin = self.device.type == "cuda"
         if self._packed:
             batch = pack_batch(encoded, indices, self._position_offset)

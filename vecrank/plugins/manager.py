@@ -13,6 +13,7 @@ import pluggy
 
 from .. import hookspecs
 from ..config import CollectionConfig, is_remote_model
+from ..core.prompts import TEMPLATES, PromptTemplate
 from ..core.registry import resolve_model
 from ..errors import ConfigError, ModelError, PluginError, VecrankError
 from .registry import RerankerRegistry, Scorer
@@ -25,6 +26,8 @@ LOAD_PLUGINS_ENV = "VECRANK_LOAD_PLUGINS"
 
 DEFAULT_PLUGINS = (
     "vecrank.plugins.cross_encoder",
+    "vecrank.plugins.qwen3_reranker",
+    "vecrank.plugins.mxbai_rerank",
     "vecrank.plugins.bi_encoder",
     "vecrank.plugins.document_text",
     "vecrank.plugins.normalize",
@@ -46,6 +49,20 @@ def _new_manager() -> tuple[pluggy.PluginManager, RerankerRegistry, dict[str, st
     versions = _load_entry_points(pm)
     pm.check_pending()
     return pm, _collect_rerankers(pm), versions
+
+
+def _publish_templates(pm: pluggy.PluginManager) -> None:
+    """Hand the prompt templates the plugins register to the engine's loader."""
+    templates: list[PromptTemplate] = []
+    for impl in pm.hook.vecrank_register_prompt_templates.get_hookimpls():
+
+        def register(template, _plugin=impl.plugin_name):
+            if not isinstance(template, PromptTemplate) or not template.name:
+                raise TypeError(f"expected a named vecrank.core.prompts.PromptTemplate, got {template!r}")
+            templates.append(template)
+
+        _call_impl(impl, register=register)
+    TEMPLATES.replace(templates)
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> dict[str, str]:
@@ -93,6 +110,7 @@ def _ensure_loaded() -> dict[str, Any]:
     with _lock:
         if not _state:
             _state["pm"], _state["registry"], _state["versions"] = _new_manager()
+            _publish_templates(_state["pm"])
             _state["scorers"] = {}
         return _state
 
@@ -167,6 +185,7 @@ def register_plugin(plugin: object, name: str) -> None:
     state = _ensure_loaded()
     state["pm"].register(plugin, name=name)
     state["registry"] = _collect_rerankers(state["pm"])
+    _publish_templates(state["pm"])
     state["scorers"] = {}
 
 
@@ -175,6 +194,7 @@ def unregister_plugin(name: str) -> None:
     state = _ensure_loaded()
     state["pm"].unregister(name=name)
     state["registry"] = _collect_rerankers(state["pm"])
+    _publish_templates(state["pm"])
     state["scorers"] = {}
 
 
