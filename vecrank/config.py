@@ -11,6 +11,10 @@ text_field = "body"
 [collections.faq]                       # a cascade: 17m reads 200 hits, 1b the best 30
 candidates = 200
 stages = [{model = "ettin-17m", keep = 30}, {model = "ettin-1b"}]
+
+[collections.support]                   # a yes/no reranker told what counts as relevant
+model = "qwen3-reranker-0.6b"
+instruction = "Given a support question, retrieve the answer that resolves it"
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Stage(BaseModel):
     model: str
     keep: int | None = Field(None, ge=1, description="hits passed on to the next stage (all but the last)")
     max_length: int | None = Field(None, ge=1, description="tokens per pair in this stage")
+    instruction: str | None = Field(None, description="task instruction of this stage's yes/no reranker")
+    prompt_template: str | None = Field(None, description="prompt template of this stage's causal LM")
 
 
 class RemoteConfig(BaseModel):
@@ -95,6 +101,12 @@ class CollectionConfig(BaseModel):
         None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16; on CPU int8 or int8-per-token"
     )
     trust_remote_code: bool = False
+    instruction: str | None = Field(
+        None, description="task instruction of a yes/no reranker (Qwen3-Reranker, mxbai-rerank-v2)"
+    )
+    prompt_template: str | None = Field(
+        None, description="prompt template for a causal LM that is not recognised as a reranker by name"
+    )
     remote: RemoteConfig = RemoteConfig()
     stages: tuple[Stage, ...] | None = Field(
         None, description="a cascade instead of one model: each stage reranks the hits the one before kept"
@@ -111,6 +123,11 @@ class CollectionConfig(BaseModel):
     def _model_or_stages(self) -> CollectionConfig:
         if self.stages is not None and "model" in self.model_fields_set:
             raise ValueError("set either `model` or `stages`, not both")
+        for key in ("instruction", "prompt_template"):
+            if self.stages is not None and getattr(self, key) is not None:
+                raise ValueError(
+                    f"a cascade sets `{key}` on the stage whose model takes it, not on the collection"
+                )
         return self
 
     @property
@@ -126,7 +143,13 @@ class CollectionConfig(BaseModel):
             return [(self, None)]
         settings = []
         for stage in self.stages:
-            update = {"model": stage.model, "stages": None, "max_length": stage.max_length or self.max_length}
+            update = {
+                "model": stage.model,
+                "stages": None,
+                "max_length": stage.max_length or self.max_length,
+                "instruction": stage.instruction,
+                "prompt_template": stage.prompt_template,
+            }
             settings.append((self.model_copy(update=update), stage.keep))
         return settings
 
@@ -227,8 +250,12 @@ class VecrankConfig(BaseModel):
                 f"collection {name!r}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(_FIELDS))})"
             )
         base = self.defaults.model_dump(exclude_unset=True)
-        # A collection's `model` replaces a default cascade, and its `stages` a default model.
+        # A collection's `model` replaces a default cascade, and its `stages` a default model; either
+        # drops the default model's instruction and prompt template.
         base.pop("stages" if "model" in overrides else "model" if "stages" in overrides else "", None)
+        if "model" in overrides or "stages" in overrides:
+            base.pop("instruction", None)
+            base.pop("prompt_template", None)
         try:
             return CollectionConfig(**{**base, **overrides})
         except ValidationError as error:

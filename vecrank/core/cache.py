@@ -18,13 +18,23 @@ def get_reranker(
     dtype: str | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
+    prompt_template: str | None = None,
 ) -> CrossEncoderReranker:
-    """The shared :class:`CrossEncoderReranker` for ``name``, loaded on first use."""
-    key = (resolve_model(name).source, device or "auto", dtype or "auto", attention, trust_remote_code)
+    """The shared :class:`CrossEncoderReranker` for ``name``, loaded on first use.
+
+    A yes/no reranker is shared too: its instruction is given per call (``predict(instruction=)``).
+    """
+    source = resolve_model(name).source
+    key = (source, device or "auto", dtype or "auto", attention, trust_remote_code, prompt_template)
     with _lock:
         if key not in _loaded:
             _loaded[key] = CrossEncoderReranker(
-                name, device=device, dtype=dtype, attention=attention, trust_remote_code=trust_remote_code
+                name,
+                device=device,
+                dtype=dtype,
+                attention=attention,
+                trust_remote_code=trust_remote_code,
+                prompt_template=prompt_template,
             )
         return _loaded[key]
 

@@ -10,10 +10,12 @@ from ..hookspecs import hookimpl
 
 
 class CrossEncoderScorer:
-    """Scores pairs with the shared engine model that ``config.model`` names."""
+    """Scores pairs with the shared engine model that ``config.model`` names (a yes/no reranker with
+    ``config.instruction``: a ConfigError if the model takes none)."""
 
     def __init__(self, config: CollectionConfig) -> None:
         from ..core import get_reranker
+        from ..core.yes_no import check_instruction
 
         self.config = config
         self.reranker = get_reranker(
@@ -21,11 +23,16 @@ class CrossEncoderScorer:
             device=config.device,
             dtype=config.dtype,
             trust_remote_code=config.trust_remote_code,
+            prompt_template=config.prompt_template,
         )
+        check_instruction(self.reranker.loaded, config.instruction)
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> Sequence[float]:
         return self.reranker.predict(
-            pairs, batch_tokens=self.config.batch_tokens, max_length=self.config.max_length
+            pairs,
+            batch_tokens=self.config.batch_tokens,
+            max_length=self.config.max_length,
+            instruction=self.config.instruction,
         )
 
 

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..config import CollectionConfig, RemoteConfig, is_remote_model
-from ..errors import RerankError
+from ..errors import ConfigError, RerankError
 from ..hookspecs import hookimpl
 
 PATHS = {"vecrank": "/rerank", "tei": "/rerank", "cohere": "/v2/rerank", "jina": "/v1/rerank"}
@@ -89,7 +89,13 @@ class RemoteScorer:
 
     def __init__(self, config: CollectionConfig) -> None:
         remote: RemoteConfig = config.remote
+        if config.instruction is not None and remote.protocol != "vecrank":
+            raise ConfigError(
+                f"remote reranker {config.model} ({remote.protocol}) takes no instruction: only the "
+                "vecrank protocol sends one (to a vecrank serve fleet); remove `instruction`"
+            )
         self.remote = remote
+        self.instruction = config.instruction
         base = config.model.rstrip("/")
         self.url = base if base.endswith("/rerank") else base + PATHS[remote.protocol]
         self.max_documents = remote.max_documents or MAX_DOCUMENTS[remote.protocol]
@@ -125,6 +131,8 @@ class RemoteScorer:
         if protocol in ("vecrank", "tei"):
             body: dict[str, Any] = {"query": query, "texts": texts, "raw_scores": protocol == "vecrank"}
             body["truncate"] = True
+            if self.instruction is not None:
+                body["instruction"] = self.instruction
         else:
             body = {"query": query, "documents": texts, "top_n": len(texts)}
             if protocol == "jina":

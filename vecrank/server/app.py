@@ -200,6 +200,7 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
     texts = body.document_texts()
     request.state.documents = len(texts)
     service.check(body.query, texts, body.documents_field, body.allow_empty)
+    service.check_instruction(alias, body.instruction)
     prepared = await asyncio.to_thread(service.prepare, alias, body.query, texts, body.truncation)
     if prepared.too_long is not None:
         limit = service.reranker(alias).max_length
@@ -210,7 +211,7 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
         )
     try:
         logits = await _unless_disconnected(
-            request, service.logits(alias, prepared.query, prepared.documents)
+            request, service.logits(alias, prepared.query, prepared.documents, body.instruction)
         )
     except ApiError:
         raise

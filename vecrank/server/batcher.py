@@ -43,6 +43,7 @@ class _Request:
     chunk_tokens: list[int]
     future: asyncio.Future
     arrival: int
+    instruction: str | None = None  # a yes/no reranker's task: merged only with the same one
     scores: np.ndarray = field(init=False)
     taken: int = 0  # chunks handed to the engine
     scored: int = 0  # chunks scored
@@ -123,8 +124,9 @@ class Batcher:
         if self._task is not None:
             await self._task
 
-    async def score(self, pairs: list[Pair]) -> np.ndarray:
-        """Raw logits of ``pairs``, scored in chunks shared with other requests' chunks."""
+    async def score(self, pairs: list[Pair], instruction: str | None = None) -> np.ndarray:
+        """Raw logits of ``pairs``, scored in chunks shared with other requests' chunks (those with the
+        same ``instruction``)."""
         if self._closing or self._task is None:
             raise Unavailable()
         if self._queued_pairs and self._queued_pairs + len(pairs) > self._queue_size:
@@ -136,7 +138,7 @@ class Batcher:
             return np.empty(0, dtype=np.float32)
         chunks, chunk_tokens = self._split(pairs)
         future = asyncio.get_running_loop().create_future()
-        request = _Request(pairs, chunks, chunk_tokens, future, next(self._arrivals))
+        request = _Request(pairs, chunks, chunk_tokens, future, next(self._arrivals), instruction)
         self._waiting.append(request)
         self._queued_pairs += len(pairs)
         self._queued_tokens += sum(chunk_tokens)
@@ -206,11 +208,14 @@ class Batcher:
                 return
 
     def _take(self) -> list[_Chunk]:
-        """The next chunk of each waiting request, least served first, up to ``merge_tokens``."""
+        """The next chunk of each waiting request, least served first, up to ``merge_tokens``; all with
+        the instruction of the first."""
         self._drop_finished()
         taken: list[_Chunk] = []
         tokens = 0
         for request in sorted(self._waiting, key=lambda r: (r.taken, r.arrival)):
+            if taken and request.instruction != taken[0].request.instruction:
+                continue
             cost = request.chunk_tokens[request.taken]
             if taken and tokens + cost > self._merge_tokens:
                 break
@@ -228,7 +233,8 @@ class Batcher:
         if not chunks:
             return
         try:
-            scores = await self._predict([pair for chunk in chunks for pair in chunk.pairs])
+            pairs = [pair for chunk in chunks for pair in chunk.pairs]
+            scores = await self._predict(pairs, chunks[0].request.instruction)
         except Exception as error:
             if len(chunks) == 1:
                 self._fail(chunks[0], error)
@@ -247,8 +253,10 @@ class Batcher:
             self._deliver(chunk, scores[start : start + len(chunk.indices)])
             start += len(chunk.indices)
 
-    async def _predict(self, pairs: list[Pair]) -> np.ndarray:
-        scores = await asyncio.to_thread(self.reranker.predict, pairs, batch_tokens=self._batch_tokens)
+    async def _predict(self, pairs: list[Pair], instruction: str | None) -> np.ndarray:
+        scores = await asyncio.to_thread(
+            self.reranker.predict, pairs, batch_tokens=self._batch_tokens, instruction=instruction
+        )
         self._metrics.record_batch(self.name, len(pairs))
         return scores
 

@@ -74,6 +74,11 @@ class RerankRequest(BaseModel):
         return None
 
     @property
+    def instruction(self) -> str | None:
+        """The task instruction for a yes/no reranker; None for the model's default."""
+        return None
+
+    @property
     def truncation(self) -> Truncation:
         """How long texts are cut: by default the model keeps each pair's first tokens."""
         return Truncation()
@@ -145,12 +150,16 @@ class TeiRerankRequest(RerankRequest):
     """Ranks best first; the sigmoid of the logit unless ``raw_scores``. Long pairs are truncated at the
     end (``truncation_direction`` Right) or the start (Left) unless ``truncate`` is false: then 413.
 
-    ``model`` is vecrank's addition (TEI serves one model): it picks a served model, as in Cohere's body.
+    ``model`` is vecrank's addition (TEI serves one model): it picks a served model, as in Cohere's body;
+    so is ``instruction``, the task of a yes/no reranker (Qwen3-Reranker) for this request.
     """
 
     documents_field: ClassVar[str] = "texts"
 
     model: str | None = None
+    instruction_text: str | None = Field(
+        None, alias="instruction", description="task instruction of a yes/no reranker (vecrank's field)"
+    )
     texts: list[str]
     raw_scores: bool = False
     return_text: bool = False
@@ -164,6 +173,10 @@ class TeiRerankRequest(RerankRequest):
     @property
     def model_name(self) -> str | None:
         return self.model
+
+    @property
+    def instruction(self) -> str | None:
+        return self.instruction_text
 
     def document_texts(self) -> list[str]:
         return self.texts

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..core.cache import get_reranker
 from ..core.reranker import CrossEncoderReranker
-from ..errors import ModelError
+from ..core.yes_no import check_instruction
+from ..errors import ConfigError, ModelError
 from .batcher import Batcher
 from .errors import ApiError
 from .metrics import Metrics
@@ -128,6 +129,15 @@ class RerankService:
         """The texts to score, cut to what the model reads (blocking: call it on a worker thread)."""
         return self._cutters[alias].prepare(query, texts, truncation)
 
-    async def logits(self, alias: str, query: str, texts: list[str]) -> np.ndarray:
+    def check_instruction(self, alias: str, instruction: str | None) -> None:
+        """422 for an instruction given to a model that takes none."""
+        try:
+            check_instruction(self.reranker(alias).loaded, instruction)
+        except ConfigError as error:
+            raise ApiError(422, f"`instruction`: {error}") from None
+
+    async def logits(
+        self, alias: str, query: str, texts: list[str], instruction: str | None = None
+    ) -> np.ndarray:
         """Raw logits of (query, text) for each text, in order, from engine calls shared with others."""
-        return await self._batchers[alias].score([(query, text) for text in texts])
+        return await self._batchers[alias].score([(query, text) for text in texts], instruction)
