@@ -117,9 +117,9 @@ def test_overlapped_tokenisation_keeps_chunks_in_place(tiny_bert, monkeypatch):
     threads: set[str] = set()
     tokenize = reranker.tokenize
 
-    def tokenize_and_record(pairs, max_length=None):
+    def tokenize_and_record(pairs, max_length=None, instruction=None):
         threads.add(threading.current_thread().name)
-        return tokenize(pairs, max_length)
+        return tokenize(pairs, max_length, instruction)
 
     monkeypatch.setattr(reranker, "tokenize", tokenize_and_record)
     reranker._overlap_tokenization = True

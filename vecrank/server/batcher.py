@@ -254,8 +254,9 @@ class Batcher:
             start += len(chunk.indices)
 
     async def _predict(self, pairs: list[Pair], instruction: str | None) -> np.ndarray:
+        asked = {} if instruction is None else {"instruction": instruction}  # yes/no rerankers only
         scores = await asyncio.to_thread(
-            self.reranker.predict, pairs, batch_tokens=self._batch_tokens, instruction=instruction
+            self.reranker.predict, pairs, batch_tokens=self._batch_tokens, **asked
         )
         self._metrics.record_batch(self.name, len(pairs))
         return scores
