@@ -120,3 +120,20 @@ def test_mxbai_matches_the_mxbai_rerank_package(tiny_llm_rerankers, instruction,
 def test_default_max_length_is_the_cards(tiny_llm_rerankers):
     # Both folders' position tables hold 512 tokens, below the cards' 8192 defaults.
     assert CrossEncoderReranker(str(tiny_llm_rerankers["qwen3"]), device="cpu").max_length == 512
+
+
+def test_int8_keeps_the_top_ten(tiny_llm_rerankers):
+    import random
+
+    from vecrank.core.quantize import count_int8_linears
+    from vecrank.testing.tiny_models import _WORDS
+
+    rng = random.Random(0)
+    documents = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(5, 60))) for _ in range(40)]
+    pairs = [(QUERY, document) for document in documents]
+    folder = str(tiny_llm_rerankers["qwen3"])
+    exact = CrossEncoderReranker(folder, device="cpu").predict(pairs)
+    int8 = CrossEncoderReranker(folder, device="cpu", dtype="int8")
+    assert count_int8_linears(int8.model) == 2 * 7  # every projection of both layers
+    top = set(np.argsort(-exact)[:10]) & set(np.argsort(-int8.predict(pairs))[:10])
+    assert len(top) >= 9
