@@ -52,7 +52,7 @@ def long_documents(
             "st": lambda p=pairs, b=batch_size: st.predict(p, batch_size=b, show_progress_bar=False),
             "vecrank": lambda p=pairs: ours.predict(p),
         }
-        runs, scores = _interleaved(calls, args.repeats, stopwatch)
+        runs, scores = interleaved(calls, args.repeats, stopwatch)
         rates = {e: round(count / float(np.median([r["seconds"] for r in runs[e]])), 3) for e in ENGINES}
         by_length[str(length)] = {
             "tokens_per_pair": int(np.median(measured)),
@@ -76,13 +76,15 @@ def long_documents(
     }
 
 
-def _interleaved(calls: dict, repeats: int, stopwatch: measure.Stopwatch) -> tuple[dict, dict]:
+def interleaved(
+    calls: dict, repeats: int, stopwatch: measure.Stopwatch, device: torch.device | None = None
+) -> tuple[dict, dict]:
     """Timed runs (with peak memory) of each engine in turn, ``repeats`` times; and the last scores."""
     runs: dict[str, list[dict]] = {engine: [] for engine in calls}
     scores: dict[str, np.ndarray] = {}
     for _ in range(repeats):
         for engine, call in calls.items():
-            with measure.peak_memory(torch.device("cpu")) as memory:
+            with measure.peak_memory(device or torch.device("cpu")) as memory:
                 timing = stopwatch.time(lambda e=engine, c=call: scores.__setitem__(e, c()))
             runs[engine].append({**asdict(timing), **memory})
     return runs, scores

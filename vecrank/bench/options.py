@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .shapes import MODEL_NAMES
+from .shapes import LLM_SHAPE_NAMES, MODEL_NAMES
 
 DESCRIPTION = (
     "Throughput of vecrank against sentence-transformers CrossEncoder on random-weight models in the "
@@ -67,6 +67,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
+    )
+    parser.add_argument(
+        "--llm",
+        default=None,
+        choices=LLM_SHAPE_NAMES,
+        help="a yes/no reranker shape: 32 candidates a query, ~150-token documents, vecrank with and without "
+        "prefix reuse against sentence-transformers, --pairs pairs (writes "
+        "benchmarks/results/llm_reranker_<device>.json)",
     )
     parser.add_argument(
         "--out", default=None, help="JSON path (None: benchmarks/results/throughput_<device>.json)"

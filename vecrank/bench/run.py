@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vecrank bench: {error}", file=sys.stderr)
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
+    if args.llm:
+        return run_llm_mode(args, device, dtype, command)
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
     if args.int8 or args.long:
         if device.type != "cpu":
@@ -131,6 +133,29 @@ def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command:
         report["quality"] = int8_quality(args.seed)
         print(f"int8 quality on real MiniLM weights: {json.dumps(report['quality'])}")
         write_results(path, report)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_llm_mode(args: argparse.Namespace, device: torch.device, dtype: torch.dtype, command: str) -> int:
+    """``--llm``: the yes/no reranker benchmark on one shape, printed and written to its JSON."""
+    from .llm import format_row as llm_row
+    from .llm import llm_throughput
+
+    report = {
+        "command": command,
+        "machine": machine_info(device),
+        "versions": versions(["sentence-transformers"]),
+        "device": device.type,
+        "dtype": str(dtype).removeprefix("torch."),
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+        result = llm_throughput(args.llm, Path(folder), device, dtype, args)
+    report["models"][args.llm] = {**result, "machine": report["machine"], "command": command}
+    print(llm_row(args.llm, result), flush=True)
+    path = Path(args.out or f"benchmarks/results/llm_reranker_{device.type}.json")
+    write_results(path, report)
     print(f"wrote {path}")
     return 0
 

@@ -32,3 +32,6 @@ ETTIN_SHAPES: dict[str, EttinShape] = {
 SMOKE_SHAPES: dict[str, EttinShape] = {"tiny": EttinShape(64, 128, 3, 4)}
 
 MODEL_NAMES = (*ETTIN_SHAPES, "minilm-l6", *SMOKE_SHAPES)
+
+# Yes/no rerankers (see vecrank.bench.llm): the Qwen3-Reranker-0.6B shape, and a two-layer one for checks.
+LLM_SHAPE_NAMES = ("qwen3-reranker-0.6b", "tiny")
