@@ -42,7 +42,8 @@ def test_check_runs_on_cpu_with_only_what_the_gpu_machine_has(tmp_path):
 
     report = json.loads((out / "check_cpu.json").read_text())
     assert report["passed"] and report["device"] == "cpu"
-    assert set(report["parity"]) == {"bert", "xlm-roberta", "deberta-v2", "modernbert"}
+    assert set(report["parity"]) == {"bert", "xlm-roberta", "deberta-v2", "modernbert", "qwen3-reranker"}
+    assert report["parity"]["qwen3-reranker"]["attention"]["fp32_padded"].startswith("causal")
     modernbert = report["parity"]["modernbert"]
     assert modernbert["longest_pair_tokens"] > 2 * modernbert["sliding_window"]
     assert modernbert["attention"]["bf16_packed"].startswith("varlen")
@@ -51,3 +52,5 @@ def test_check_runs_on_cpu_with_only_what_the_gpu_machine_has(tmp_path):
     assert all(row["same_order"] and row["ratio"] > 0 for row in report["throughput"].values())
     throughput = json.loads((out / "throughput_cpu.json").read_text())
     assert [stage["keep"] for stage in throughput["models"]["tiny@10>tiny"]["stages"]] == [10, None]
+    llm = report["llm_reranker"]["tiny"]
+    assert llm["ratio_vs_st"] > 0 and max(llm["max_abs_diff_vs_st"].values()) <= 1e-4

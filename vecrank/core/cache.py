@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from .prompts import PromptTemplate
 from .registry import resolve_model
 from .reranker import CrossEncoderReranker
 
@@ -18,7 +19,7 @@ def get_reranker(
     dtype: str | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
-    prompt_template: str | None = None,
+    prompt_template: str | PromptTemplate | None = None,
 ) -> CrossEncoderReranker:
     """The shared :class:`CrossEncoderReranker` for ``name``, loaded on first use.
 

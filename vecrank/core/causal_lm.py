@@ -31,7 +31,9 @@ def is_causal_lm(config: PretrainedConfig) -> bool:
     return any(name.endswith("ForCausalLM") for name in (getattr(config, "architectures", None) or ()))
 
 
-def choose_template(name: str, config: PretrainedConfig, named: str | None) -> PromptTemplate:
+def choose_template(
+    name: str, config: PretrainedConfig, named: str | PromptTemplate | None
+) -> PromptTemplate:
     """The template of a causal-LM checkpoint, or a ModelError that says why there is none."""
     architecture = config.architectures[0]
     template = TEMPLATES.for_checkpoint(name, config.model_type, architecture, named)

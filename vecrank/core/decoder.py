@@ -160,7 +160,7 @@ def _attention(layer, hidden, cos, sin, batch: DecoderBatch, last: bool) -> torc
 
 
 def answer_logits(decoder: torch.nn.Module, answer_rows: torch.Tensor, batch: DecoderBatch) -> torch.Tensor:
-    """(N, 2) logits of the two answer tokens at the last position of each scored sequence."""
+    """(N, 2) float32 logits of the two answer tokens at the last position of each scored sequence."""
     device = answer_rows.device
     batch = DecoderBatch(
         **{
@@ -177,4 +177,5 @@ def answer_logits(decoder: torch.nn.Module, answer_rows: torch.Tensor, batch: De
         attended = _attention(layer, hidden, cos, sin, batch, last)
         hidden = (hidden[batch.last_rows] if last else hidden) + attended
         hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
-    return decoder.norm(hidden) @ answer_rows.T
+    # In float32: the two logits are large and close, and bf16 would round their difference away.
+    return decoder.norm(hidden).float() @ answer_rows.float().T

@@ -154,7 +154,7 @@ def load_model(
     max_length: int | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
-    prompt_template: str | None = None,
+    prompt_template: str | PromptTemplate | None = None,
 ) -> LoadedModel:
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
@@ -264,7 +264,7 @@ def _load_yes_no(
     max_length: int | None,
     local_only: bool,
     trust_remote_code: bool,
-    prompt_template: str | None,
+    prompt_template: str | PromptTemplate | None,
 ) -> LoadedModel:
     """A causal language model as a yes/no reranker (see causal_lm.py)."""
     template = choose_template(source.source, config, prompt_template)

@@ -102,9 +102,12 @@ class TemplateRegistry:
         return template
 
     def for_checkpoint(
-        self, name: str, model_type: str, architecture: str, named: str | None
+        self, name: str, model_type: str, architecture: str, named: str | PromptTemplate | None
     ) -> PromptTemplate:
-        """The template of a causal-LM checkpoint: the one ``named``, else the family's that recognises it."""
+        """The template of a causal-LM checkpoint: the one ``named`` (or given), else the family's that
+        recognises it."""
+        if isinstance(named, PromptTemplate):
+            return named
         if named is not None:
             return self.get(named)
         for template in self._by_name.values():

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..pairs import Pair, distinct
 from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
 from .loading import LoadedModel, load_model
+from .prompts import PromptTemplate
 from .varlen import packed_logits, position_offset
 from .workers import BatchWorkers
 from .yes_no import PromptedPairs, YesNoRunner, check_instruction
@@ -64,7 +65,7 @@ class CrossEncoderReranker:
         trust_remote_code: bool = False,
         cpu_workers: int | None = None,
         instruction: str | None = None,
-        prompt_template: str | None = None,
+        prompt_template: str | PromptTemplate | None = None,
         prefix_reuse: bool = True,
     ) -> None:
         self.loaded: LoadedModel = load_model(
