@@ -11,8 +11,9 @@ whose ``query.near_text``, ``near_vector``, ``near_object``, ``near_image``, ``n
   sent to the server): ``prop`` is the text property for that query, ``query`` the text (the search
   text when None). ``fetch_objects`` takes ``rerank=`` too. No text, or a disabled collection: the
   call goes to the server unchanged.
-- Results: the client's ``QueryReturn``, objects in the new order, ``metadata.rerank_score`` the
-  reranker score (after normalisation and fusion); the server's ``distance`` / ``score`` are kept.
+- Results: the client's ``QueryReturn``, objects in the new order (by the final score, after
+  normalisation and fusion), ``metadata.rerank_score`` the raw reranker score, as Weaviate's own
+  reranker modules give it; the server's ``distance`` / ``score`` are kept.
   The text property, and the database score that fusion needs, are fetched when not asked for
   and removed again. ``auto_limit`` (autocut) runs on the server over the over-fetched candidates.
 - Collection names: config keys match names as Weaviate does, first letter in either case
@@ -20,7 +21,7 @@ whose ``query.near_text``, ``near_vector``, ``near_object``, ``near_image``, ``n
 - ``group_by``: hits are reranked inside their groups and groups ordered by their best hit, as
   ``query_points_groups`` is for Qdrant; ``number_of_groups`` is over-fetched, ``limit`` and
   ``offset`` go to the server as given. Grouped objects' metadata gains ``rerank_score``
-  (:class:`RerankedGroupByMetadata`), and each ``Group.rerank_score`` is its best hit's score.
+  (:class:`RerankedGroupByMetadata`), and each ``Group.rerank_score`` is its best hit's raw score.
 - Every object handed out (client, ``collections``, collection, ``query``) is a transparent proxy
   of the plain one: ``isinstance``, ``dir``, attributes and signatures are the client's own.
 """
@@ -193,7 +194,7 @@ class SearchPlan:
             group = result.groups[members[0].hit.belongs_to_group]
             objects = [self._object(candidate) for candidate in members]
             reranked.groups[group.name] = dataclasses.replace(
-                group, objects=objects, rerank_score=members[0].score
+                group, objects=objects, rerank_score=members[0].raw_score
             )
         reranked.objects = [obj for group in reranked.groups.values() for obj in group.objects]
         return reranked
@@ -210,9 +211,9 @@ class SearchPlan:
         obj: Object = copy.copy(candidate.hit)
         if isinstance(obj.metadata, GroupByMetadataReturn):
             fields = {f.name: getattr(obj.metadata, f.name) for f in dataclasses.fields(obj.metadata)}
-            obj.metadata = RerankedGroupByMetadata(**fields, rerank_score=candidate.score)
+            obj.metadata = RerankedGroupByMetadata(**fields, rerank_score=candidate.raw_score)
         else:
-            obj.metadata = dataclasses.replace(obj.metadata, rerank_score=candidate.score)
+            obj.metadata = dataclasses.replace(obj.metadata, rerank_score=candidate.raw_score)
         if self.score_added and hasattr(obj.metadata, self.score_field):
             setattr(obj.metadata, self.score_field, None)
         obj.properties = self.properties.trim(obj.properties)
