@@ -222,14 +222,3 @@ def test_model_settings_serialise_and_win_over_the_config(model) -> None:
         result = loaded.run(query=QUESTION, documents=documents()[:5])["documents"]
     assert [(c.model, c.max_length) for c in calls.configs] == [(model, 48)]
     assert len(result) == 2
-
-
-def test_unknown_keywords_and_bad_settings_are_clear_errors(model) -> None:
-    with pytest.raises(TypeError, match=r"unexpected keyword argument 'top_n' \(did you mean 'top_k'\?\)"):
-        VecrankRanker(model=model, top_n=3)
-    with pytest.raises(TypeError, match="'scale_score'"):
-        VecrankRanker(model=model, scale_score=False)
-    with pytest.raises(
-        vecrank.ConfigError, match=r"VecrankRanker: key 'max_length': .*greater than or equal"
-    ):
-        VecrankRanker(model=model, max_length=0)

@@ -212,22 +212,6 @@ def test_model_settings_win_over_the_configs_even_a_cascade(store, engine, model
     assert [d.page_content for d in docs] == [text for text, _ in expected]
 
 
-def test_unknown_keywords_and_bad_settings_are_clear_errors(model) -> None:
-    with pytest.raises(
-        TypeError,
-        match=r"VecrankRerank got an unexpected keyword argument 'top_k' \(did you mean 'top_n'\?\)",
-    ):
-        VecrankRerank(model=model, top_k=3)
-    with pytest.raises(TypeError, match="'model_name'"):
-        VecrankRetriever(base_retriever=ListRetriever(documents=[]), model_name=model)
-    with pytest.raises(
-        vecrank.ConfigError, match=r"VecrankRerank: .*'max_length'.*greater than or equal to 1"
-    ):
-        VecrankRerank(model=model, max_length=0)
-    with pytest.raises(vecrank.ConfigError, match=r"VecrankRerank: .*'ettin-17'.*ettin-17m"):
-        VecrankRerank(model="ettin-17")
-
-
 class ListRetriever(BaseRetriever):
     """A retriever that is not a vector store's: it answers with its documents, whatever the query."""
 

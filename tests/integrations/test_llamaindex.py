@@ -196,17 +196,6 @@ def test_model_settings_win_over_the_config(index, model) -> None:
     assert len(result) == 2
 
 
-def test_unknown_keywords_and_bad_settings_are_clear_errors(model) -> None:
-    with pytest.raises(TypeError, match=r"unexpected keyword argument 'top_k' \(did you mean 'top_n'\?\)"):
-        VecrankRerank(model=model, top_k=3)
-    with pytest.raises(TypeError, match="'keep_retrieval_score'"):
-        VecrankRerank(model=model, keep_retrieval_score=True)
-    with pytest.raises(
-        vecrank.ConfigError, match=r"VecrankRerank: key 'max_length': .*greater than or equal"
-    ):
-        VecrankRerank(model=model, max_length=0)
-
-
 @pytest.fixture(scope="module")
 def weaviate_index() -> Iterator[VectorStoreIndex]:
     """An index on llama-index's Weaviate store, the real weaviate client against the in-process stand-in."""
