@@ -149,11 +149,9 @@ class FrameworkReranker:
         collection: str | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
-        self.pipeline = pipeline_for(config)
+        pipeline = pipeline_for(config)
+        self.pipeline = RerankPipeline(_with_settings(pipeline.config, settings)) if settings else pipeline
         self.collection = collection
-        self.settings = dict(settings or {})
-        if "model" in self.settings:
-            self.settings["stages"] = None  # a model given here replaces a configured cascade
 
     def collection_for(self, *hints: str | None) -> str:
         """The explicit collection, else the first hint (store or document metadata), else the defaults."""
@@ -167,24 +165,17 @@ class FrameworkReranker:
             "(or the vector store) to pick its settings"
         )
 
-    def pipeline_for(self, collection: str) -> RerankPipeline:
-        """The pipeline, with this reranker's own settings over ``collection``'s."""
-        if not self.settings:
-            return self.pipeline
-        return self.pipeline.with_settings(collection, **self.settings)
-
     def candidate_count(self, collection: str, top_n: int) -> int:
         """How many documents to fetch from the store so that ``top_n`` come out reranked."""
-        return self.pipeline_for(collection).fetch_limit(collection, 0, top_n)
+        return self.pipeline.fetch_limit(collection, 0, top_n)
 
     def rerank(self, collection: str, query: str, hits: Sequence[Hit], top_n: int | None) -> list[Ranked]:
         """``hits`` in the new order, cut to ``top_n`` (None: all that remain)."""
         _check_top_n(top_n)
-        pipeline = self.pipeline_for(collection)
-        request = _request(pipeline, collection, query, hits)
+        request = _request(self.pipeline, collection, query, hits)
         if request is None:
             return _cut(_unchanged(hits), top_n)
-        [ordered] = pipeline.rerank(collection, [request])
+        [ordered] = self.pipeline.rerank(collection, [request])
         return _cut(_ranked(ordered), top_n)
 
     async def arerank(
@@ -192,11 +183,10 @@ class FrameworkReranker:
     ) -> list[Ranked]:
         """:meth:`rerank` without blocking the event loop."""
         _check_top_n(top_n)
-        pipeline = self.pipeline_for(collection)
-        request = _request(pipeline, collection, query, hits)
+        request = _request(self.pipeline, collection, query, hits)
         if request is None:
             return _cut(_unchanged(hits), top_n)
-        [ordered] = await pipeline.arerank(collection, [request])
+        [ordered] = await self.pipeline.arerank(collection, [request])
         return _cut(_ranked(ordered), top_n)
 
 
@@ -218,6 +208,19 @@ class PostProcessor(ModelSettings):
     def _store_collection(self) -> str | None:
         """The collection of the post-processor's vector store, where it is given one."""
         return None
+
+
+def _with_settings(config: VecrankConfig, settings: Mapping[str, Any]) -> VecrankConfig:
+    """``config`` with ``settings`` over ``[defaults]`` and each collection's (``model`` ends a cascade)."""
+    data = config.model_dump(exclude_unset=True)
+
+    def over(section: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {key: value for key, value in section.items() if not (key == "stages" and "model" in settings)}
+        return {**kept, **settings}
+
+    data["defaults"] = over(data.get("defaults", {}))
+    data["collections"] = {name: over(section) for name, section in data.get("collections", {}).items()}
+    return load_config(data)
 
 
 def _request(
