@@ -145,3 +145,14 @@ def test_remote_scorer_sends_the_collection_instruction(served, qdrant, engine):
         vecrank.wrap(qdrant, {"collections": {"docs": tei}}).query_points(
             "docs", query=[1.0, 0.0], limit=3, rerank_query=QUERY
         )
+
+
+def test_framework_post_processor_takes_the_instruction(qwen3, engine):
+    from langchain_core.documents import Document
+
+    from vecrank.integrations.langchain import VecrankRerank
+
+    documents = [Document(page_content=text) for text in TEXTS]
+    ranked = VecrankRerank(model=qwen3, instruction=INSTRUCTION, top_n=3).compress_documents(documents, QUERY)
+    scores = engine.predict([(QUERY, text) for text in TEXTS], instruction=INSTRUCTION)
+    assert [d.page_content for d in ranked] == [TEXTS[i] for i in expected_order(scores)[:3]]

@@ -79,6 +79,10 @@ class ModelSettings(BaseModel):
     dtype: str | None = Field(None, description="auto, fp32, bf16, fp16; on CPU int8 or int8-per-token")
     batch_tokens: int | None = Field(None, description="token budget of one engine batch")
     trust_remote_code: bool | None = Field(None, description="allow hub code")
+    instruction: str | None = Field(
+        None, description="task instruction of a yes/no reranker (Qwen3-Reranker)"
+    )
+    prompt_template: str | None = Field(None, description="yes/no template for a causal LM not named as one")
 
 
 MODEL_SETTINGS = tuple(ModelSettings.model_fields)
