@@ -63,11 +63,16 @@ class PromptTemplate:
         raise NotImplementedError
 
 
+def token_ids(tokenizer, text: str) -> list[int]:
+    """The ids of ``text`` alone, without special tokens (how the cards tokenise template pieces)."""
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
 def answer_token_ids(template: PromptTemplate, tokenizer, folder: str) -> tuple[int, int]:
     """The (yes, no) token ids; a ModelError naming the folder and token unless each is one token."""
     ids = []
     for answer in template.answers:
-        encoded = tokenizer.encode(answer, add_special_tokens=False)
+        encoded = token_ids(tokenizer, answer)
         if len(encoded) != 1:
             raise ModelError(
                 f"model {folder!r}: the tokenizer encodes the answer token {answer!r} of prompt template "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..core.prompts import EncodedPrompts, PromptTemplate
+from ..core.prompts import EncodedPrompts, PromptTemplate, token_ids
 from ..hookspecs import hookimpl
 
 SEP = "\n"
@@ -38,20 +38,20 @@ class MxbaiRerankV2Template(PromptTemplate):
     default_instruction = None
 
     def overhead(self, tokenizer) -> int:
-        return sum(len(_ids(tokenizer, text)) for text in (PREFIX, TASK, SUFFIX, SEP, SEP))
+        return sum(len(token_ids(tokenizer, text)) for text in (PREFIX, TASK, SUFFIX, SEP, SEP))
 
     def default_max_length(self, tokenizer) -> int:
-        return PACKAGE_MAX_LENGTH + self.overhead(tokenizer) - len(_ids(tokenizer, SEP))
+        return PACKAGE_MAX_LENGTH + self.overhead(tokenizer) - len(token_ids(tokenizer, SEP))
 
     def encode(
         self, tokenizer, query: str, documents: Sequence[str], instruction: str | None, max_length: int
     ) -> EncodedPrompts:
-        sep, prefix = _ids(tokenizer, SEP), _ids(tokenizer, PREFIX)
-        closing = sep + _ids(tokenizer, TASK) + _ids(tokenizer, SUFFIX)
+        sep, prefix = token_ids(tokenizer, SEP), token_ids(tokenizer, PREFIX)
+        closing = sep + token_ids(tokenizer, TASK) + token_ids(tokenizer, SUFFIX)
         # The package's max_length: query, separator and document, without the template.
         budget = max_length - len(prefix) - len(closing)
         query_text = f"instruction: {instruction}{SEP}query: {query}" if instruction else f"query: {query}"
-        query_ids = _ids(tokenizer, query_text)[: budget * 3 // 4]
+        query_ids = token_ids(tokenizer, query_text)[: budget * 3 // 4]
         room = budget - len(query_ids) - len(sep)
         bodies = tokenizer(
             [f"document: {document}" for document in documents],
@@ -62,10 +62,6 @@ class MxbaiRerankV2Template(PromptTemplate):
         )["input_ids"]
         head = prefix + query_ids + sep
         return EncodedPrompts(head, [head + body + closing for body in bodies])
-
-
-def _ids(tokenizer, text: str) -> list[int]:
-    return tokenizer.encode(text, add_special_tokens=False)
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..core.prompts import EncodedPrompts, PromptTemplate
+from ..core.prompts import EncodedPrompts, PromptTemplate, token_ids
 from ..hookspecs import hookimpl
 
 PREFIX = (
@@ -31,12 +31,12 @@ class Qwen3RerankerTemplate(PromptTemplate):
     default_instruction = DEFAULT_INSTRUCTION
 
     def overhead(self, tokenizer) -> int:
-        return len(_ids(tokenizer, PREFIX)) + len(_ids(tokenizer, SUFFIX))
+        return len(token_ids(tokenizer, PREFIX)) + len(token_ids(tokenizer, SUFFIX))
 
     def encode(
         self, tokenizer, query: str, documents: Sequence[str], instruction: str | None, max_length: int
     ) -> EncodedPrompts:
-        prefix, suffix = _ids(tokenizer, PREFIX), _ids(tokenizer, SUFFIX)
+        prefix, suffix = token_ids(tokenizer, PREFIX), token_ids(tokenizer, SUFFIX)
         instruction = self.default_instruction if instruction is None else instruction
         texts = [BODY.format(instruction=instruction, query=query, document=d) for d in documents]
         bodies = tokenizer(
@@ -47,11 +47,9 @@ class Qwen3RerankerTemplate(PromptTemplate):
             return_attention_mask=False,
         )["input_ids"]
         head = BODY.format(instruction=instruction, query=query, document="").removesuffix(" ")
-        return EncodedPrompts(prefix + _ids(tokenizer, head), [prefix + body + suffix for body in bodies])
-
-
-def _ids(tokenizer, text: str) -> list[int]:
-    return tokenizer.encode(text, add_special_tokens=False)
+        return EncodedPrompts(
+            prefix + token_ids(tokenizer, head), [prefix + body + suffix for body in bodies]
+        )
 
 
 @hookimpl
