@@ -156,3 +156,27 @@ def test_framework_post_processor_takes_the_instruction(qwen3, engine):
     ranked = VecrankRerank(model=qwen3, instruction=INSTRUCTION, top_n=3).compress_documents(documents, QUERY)
     scores = engine.predict([(QUERY, text) for text in TEXTS], instruction=INSTRUCTION)
     assert [d.page_content for d in ranked] == [TEXTS[i] for i in expected_order(scores)[:3]]
+
+
+def test_weaviate_collection_reranks_with_its_instruction(qwen3, engine):
+    import weaviate
+    from weaviate.classes.init import AdditionalConfig, Timeout
+    from weaviate.classes.query import MetadataQuery, Rerank
+
+    from vecrank.testing.weaviate_server import WeaviateStandIn
+
+    with WeaviateStandIn(embed=lambda text: [1.0, 0.0]) as server:
+        server.add_collection("Docs", {"text": "text"})
+        for i, text in enumerate(TEXTS):
+            server.add_object("Docs", {"text": text}, vector=[1.0, 0.1 * i])
+        timeouts = AdditionalConfig(timeout=Timeout(init=5, query=30, insert=10))
+        with weaviate.connect_to_custom(**server.connection_kwargs, additional_config=timeouts) as client:
+            config = {"collections": {"docs": {"model": qwen3, "instruction": INSTRUCTION}}}
+            docs = vecrank.wrap(client, config).collections.get("Docs")
+            result = docs.query.near_vector(
+                [1.0, 0.0], limit=4, rerank=Rerank(prop="text", query=QUERY), return_metadata=MetadataQuery()
+            )
+    scores = engine.predict([(QUERY, text) for text in TEXTS], instruction=INSTRUCTION)
+    assert [obj.properties["text"] for obj in result.objects] == [
+        TEXTS[i] for i in expected_order(scores)[:4]
+    ]
