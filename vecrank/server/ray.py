@@ -68,9 +68,12 @@ class ModelReplica:
         self.service.start()
         self.replica = serve.get_replica_context().replica_id.unique_id
 
-    async def score(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+    async def score(
+        self, query: str, texts: list[str], instruction: str | None = None
+    ) -> tuple[np.ndarray, str]:
         """Raw logits in document order (texts already cut by the ingress), and this replica's id."""
-        return await self.service.logits(_LOCAL, query, texts), self.replica
+        self.service.check_instruction(_LOCAL, instruction)
+        return await self.service.logits(_LOCAL, query, texts, instruction), self.replica
 
     def model_info(self) -> ServedModel:
         reranker = self.service.reranker(_LOCAL)
@@ -139,7 +142,12 @@ class RayRerankService(RerankService):
     def model_config(self, alias: str) -> dict[str, Any]:
         return dict(self.reranker(alias).config)
 
-    async def logits(self, alias: str, query: str, texts: list[str]) -> np.ndarray:
+    def check_instruction(self, alias: str, instruction: str | None) -> None:
+        """Checked by the replica, which holds the model (its 422 comes back through ``logits``)."""
+
+    async def logits(
+        self, alias: str, query: str, texts: list[str], instruction: str | None = None
+    ) -> np.ndarray:
         """Raw logits from a replica of the model; sent again if that replica dies first."""
         if not self._running:
             raise Unavailable()
@@ -148,7 +156,7 @@ class RayRerankService(RerankService):
         name = self.settings.aliases[alias]
         for attempt in itertools.count():
             try:
-                logits, replica = await self._handles[name].score.remote(query, texts)
+                logits, replica = await self._handles[name].score.remote(query, texts, instruction)
             except (RayActorError, ReplicaUnavailableError) as error:
                 if attempt == REPLICA_RETRIES:
                     raise ApiError(

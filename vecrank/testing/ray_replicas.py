@@ -52,9 +52,11 @@ def open_gate() -> ray.actor.ActorHandle:
 class HoldingReplica(ModelReplica):
     """A model replica that never answers the first :data:`HOLD_QUERY` request it receives."""
 
-    async def score(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+    async def score(
+        self, query: str, texts: list[str], instruction: str | None = None
+    ) -> tuple[np.ndarray, str]:
         if query == HOLD_QUERY:
             gate = ray.get_actor(GATE_NAME, namespace=GATE_NAMESPACE)
             if await gate.take.remote(ray.get_runtime_context().current_actor):
                 await asyncio.Event().wait()  # never set: only the replica's death ends this request
-        return await super().score(query, texts)
+        return await super().score(query, texts, instruction)
