@@ -180,3 +180,10 @@ def test_weaviate_collection_reranks_with_its_instruction(qwen3, engine):
     assert [obj.properties["text"] for obj in result.objects] == [
         TEXTS[i] for i in expected_order(scores)[:4]
     ]
+
+
+def test_an_instruction_for_a_plugin_reranker_that_takes_none_is_a_config_error():
+    from vecrank.plugins import get_scorer
+
+    with pytest.raises(ConfigError, match="'minilm-bi' .*takes no instruction"):
+        get_scorer(vecrank.CollectionConfig(model="minilm-bi", instruction="find it"))

@@ -13,6 +13,8 @@ class CrossEncoderScorer:
     """Scores pairs with the shared engine model that ``config.model`` names (a yes/no reranker with
     ``config.instruction``: a ConfigError if the model takes none)."""
 
+    takes_instruction = True  # checked against the loaded model
+
     def __init__(self, config: CollectionConfig) -> None:
         from ..core import get_reranker
         from ..core.yes_no import check_instruction

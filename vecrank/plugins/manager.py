@@ -126,7 +126,11 @@ def get_reranker_registry() -> RerankerRegistry:
 
 
 def get_scorer(config: CollectionConfig) -> Scorer:
-    """The scorer for ``config.model``: a URL's service, a registered reranker, else a cross-encoder."""
+    """The scorer for ``config.model``: a URL's service, a registered reranker, else a cross-encoder.
+
+    An ``instruction`` reaches only scorers whose factory says ``takes_instruction``; for any other it
+    is a ConfigError.
+    """
     from .cross_encoder import CrossEncoderScorer
 
     if is_remote_model(config.model):
@@ -138,7 +142,13 @@ def get_scorer(config: CollectionConfig) -> Scorer:
     with _scorer_lock:
         if config not in scorers:
             entry = state["registry"].get(config.model)
-            scorers[config] = (entry.factory if entry is not None else CrossEncoderScorer)(config)
+            factory = entry.factory if entry is not None else CrossEncoderScorer
+            if config.instruction is not None and not getattr(factory, "takes_instruction", False):
+                raise ConfigError(
+                    f"reranker {config.model!r} (plugin {entry.plugin!r}) takes no instruction, but "
+                    f"instruction={config.instruction!r} is set: remove it"
+                )
+            scorers[config] = factory(config)
         return scorers[config]
 
 
