@@ -409,7 +409,7 @@ def build_jinabert(
         "hidden_act": "gelu",
         "hidden_dropout_prob": 0.1,
         "hidden_size": hidden,
-        "initializer_range": INITIALIZER_RANGE,
+        "initializer_range": round(INITIALIZER_RANGE * (HIDDEN_SIZE / hidden) ** 0.5, 4),
         "intermediate_size": intermediate,
         "layer_norm_eps": 1e-12,
         "max_position_embeddings": max_position_embeddings,
@@ -426,12 +426,13 @@ def build_jinabert(
     shape = JinaLayout(feed_forward=layout, qk_norm=layout == "up_gated_layer", pooler=pooler)
     torch.manual_seed(seed)
     model = JinaBertForSequenceClassification(config, shape)
+    spread = INITIALIZER_RANGE * (HIDDEN_SIZE / hidden) ** 0.5  # relative to the fan-in, as the others
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "norm" in name.lower() and name.endswith("weight"):
                 parameter.normal_(1.0, INITIALIZER_RANGE / 2)
             else:
-                parameter.normal_(0.0, INITIALIZER_RANGE)
+                parameter.normal_(0.0, spread)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(
