@@ -156,12 +156,7 @@ def parity(folder: Path, architecture: str, device: torch.device) -> dict:
         "sliding_window": MODERNBERT_LOCAL_ATTENTION if architecture == "modernbert" else None,
         "fp32_padded_vs_sentence_transformers": fp32_vs_st,
         "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
-        "passed": bool(
-            fp32_vs_st["max_abs_diff"] <= FP32_TOLERANCE
-            and fp32_vs_st["same_order"]
-            and bf16_vs_fp32["max_abs_diff"] <= BF16_TOLERANCE
-            and bf16_vs_fp32["same_order"]
-        ),
+        "passed": _passed(fp32_vs_st, bf16_vs_fp32),
     }
 
 
@@ -186,13 +181,18 @@ def jinabert_parity(folder: Path, device: torch.device) -> dict:
         "longest_pair_tokens": int(max(padded.tokenize(pairs).lengths)),
         "fp32_padded_vs_sentence_transformers": fp32_vs_cpu,  # the CPU fp32 padded path stands in for ST
         "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
-        "passed": bool(
-            fp32_vs_cpu["max_abs_diff"] <= FP32_TOLERANCE
-            and fp32_vs_cpu["same_order"]
-            and bf16_vs_fp32["max_abs_diff"] <= BF16_TOLERANCE
-            and bf16_vs_fp32["same_order"]
-        ),
+        "passed": _passed(fp32_vs_cpu, bf16_vs_fp32),
     }
+
+
+def _passed(fp32: dict, bf16: dict) -> bool:
+    """Both agreements within their tolerance and in the same order."""
+    return bool(
+        fp32["max_abs_diff"] <= FP32_TOLERANCE
+        and fp32["same_order"]
+        and bf16["max_abs_diff"] <= BF16_TOLERANCE
+        and bf16["same_order"]
+    )
 
 
 def _engine(folder: Path, device: torch.device, dtype: torch.dtype, attention: str) -> CrossEncoderReranker:
