@@ -10,6 +10,8 @@ import json
 import logging
 import math
 import random
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +165,40 @@ def test_a_long_sequence_never_builds_its_full_bias(tmp_path, monkeypatch):
     ours = CrossEncoderReranker(str(folder), device="cpu", max_length=2048)
     ours.predict([("cat", "dog " * 3000)])
     assert max(built) == 256 * 2048 < 2048 * 2048
+
+
+def test_the_flash_attn_call_passes_slopes_scale_and_sequences(monkeypatch):
+    """flash-attn is not installed here: a stand-in computes what its varlen kernel documents for
+    ``alibi_slopes`` (``-slope * |i - j|`` added to the scaled scores), from the arguments it is given."""
+    seen = {}
+
+    def flash_attn_varlen_func(q, k, v, cu_q, cu_k, max_q, max_k, softmax_scale=None, alibi_slopes=None):
+        seen.update(cu=cu_q.tolist(), same=cu_q is cu_k, max=(max_q, max_k), slopes=alibi_slopes)
+        out = torch.empty_like(q)
+        for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist()):
+            qs, ks, vs = (t[start:end].transpose(0, 1) for t in (q, k, v))
+            position = torch.arange(end - start)
+            distance = (position[:, None] - position[None, :]).abs()
+            scores = qs @ ks.transpose(1, 2) * softmax_scale - alibi_slopes[:, None, None] * distance
+            out[start:end] = (scores.softmax(-1) @ vs).transpose(0, 1)
+        return out
+
+    monkeypatch.setitem(
+        sys.modules, "flash_attn", types.SimpleNamespace(flash_attn_varlen_func=flash_attn_varlen_func)
+    )
+    monkeypatch.setattr(alibi, "flash_attn_available", lambda: True)
+    assert alibi.alibi_kernel(torch.device("cuda")) == "flash-attn"
+    assert alibi.alibi_kernel(torch.device("cpu")) == "sdpa-loop"
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(700, 6, 8) for _ in range(3))
+    cu = torch.tensor([0, 3, 90, 700], dtype=torch.int32)
+    slopes = torch.tensor(alibi.alibi_slopes(6))
+    got = alibi.flash_alibi(q, k, v, cu, 610, 8**-0.5, slopes)
+    assert seen["cu"] == [0, 3, 90, 700] and seen["same"] and seen["max"] == (610, 610)
+    assert seen["slopes"].dtype == torch.float32
+    torch.testing.assert_close(
+        got, alibi.alibi_sdpa_loop(q, k, v, cu, 610, 8**-0.5, slopes), atol=1e-5, rtol=0
+    )
 
 
 def test_reglu_and_a_head_without_pooler(tmp_path):
