@@ -268,7 +268,7 @@ def test_unused_checkpoint_weights_are_a_warning(tmp_path, caplog):
         {**weights, "bert.embeddings.position_embeddings.weight": torch.zeros(8, 32)},
         folder / "model.safetensors",
     )
-    with caplog.at_level(logging.WARNING, logger="vecrank.core.loading"):
+    with caplog.at_level(logging.WARNING, logger="vecrank.core.checkpoint"):
         CrossEncoderReranker(str(folder), device="cpu")
     assert "1 checkpoint weights are not used: bert.embeddings.position_embeddings.weight" in caplog.text
 
@@ -290,7 +290,7 @@ def test_a_transformers_model_with_unused_weights_warns(tiny_bert, tmp_path, cap
     shutil.copytree(tiny_bert, extra)
     weights = load_file(extra / "model.safetensors")
     save_file({**weights, "cls.predictions.bias": torch.zeros(4)}, extra / "model.safetensors")
-    with caplog.at_level(logging.WARNING, logger="vecrank.core.loading"):
+    with caplog.at_level(logging.WARNING, logger="vecrank.core.checkpoint"):
         CrossEncoderReranker(str(extra), device="cpu")
     assert "checkpoint weights are not used: cls.predictions.bias" in caplog.text
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-from transformers.utils.hub import cached_file
+from transformers import AutoConfig, AutoTokenizer
 
 from ..errors import ModelError
 from .alibi import alibi_kernel
+from .checkpoint import load_jinabert, load_transformers
 from .first_token import first_token_only
-from .jinabert import WEIGHT_FILES, is_jinabert, read_state_dict, unsupported_setting
-from .jinabert import build as build_jinabert
+from .jinabert import is_jinabert, unsupported_setting
 from .modernbert import pack_layers
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
@@ -171,11 +169,16 @@ def load_model(
     config, tokenizer = _config_and_tokenizer(source, folder, trust_remote_code, local_only)
     native = _runs_natively(name, config, trust_remote_code)
     use_varlen = _packs(attention, config, native, torch_device)
-    if native:
-        model = _load_jinabert(source, folder, config, torch_dtype, local_only)
-    else:
-        implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
-        model = _load_transformers(source, folder, torch_dtype, implementation, trust_remote_code, local_only)
+    implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
+    try:
+        if native:
+            model = load_jinabert(source.name, folder, config, torch_dtype, local_only)
+        else:
+            model = load_transformers(
+                source.name, folder, torch_dtype, implementation, trust_remote_code, local_only
+            )
+    except OSError as error:
+        raise _not_found(source, error) from error
     model.to(torch_device).eval()
     quantization = _prepare(model, dtype, use_varlen)
     label = _attention_label(model, native, use_varlen, torch_device)
@@ -236,81 +239,6 @@ def _packs(attention: str, config, native: bool, device: torch.device) -> bool:
     if native:
         return device.type == "cpu" or alibi_kernel(device) == "flash-attn"
     return packable and packs_by_default(device)
-
-
-def _load_transformers(
-    source: ModelSource,
-    folder: str,
-    dtype: torch.dtype,
-    implementation: str,
-    trust_remote_code: bool,
-    local_only: bool,
-) -> torch.nn.Module:
-    """A transformers sequence-classification model; any weight it had to initialise is an error."""
-    options = {"dtype": dtype, "trust_remote_code": trust_remote_code, "local_files_only": local_only}
-    try:
-        try:
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                folder, attn_implementation=implementation, output_loading_info=True, **options
-            )
-        except ValueError as error:
-            if implementation != "sdpa" or "attention implementation" not in str(error):
-                raise ModelError(f"model {source.name!r}: {error}") from error
-            # An architecture without SDPA support (DeBERTa-v2): its own default attention.
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                folder, output_loading_info=True, **options
-            )
-    except OSError as error:
-        raise _not_found(source, error) from error
-    fresh = {*info["missing_keys"], *(str(key) for key in info["mismatched_keys"])}
-    check_weights(source.name, fresh, info["unexpected_keys"])
-    return model
-
-
-def _load_jinabert(
-    source: ModelSource, folder: str, config, dtype: torch.dtype, local_only: bool
-) -> torch.nn.Module:
-    """vecrank's JinaBERT with the checkpoint's weights (safetensors, else a weights-only ``.bin``)."""
-    path = None
-    for filename in WEIGHT_FILES:
-        try:
-            path = cached_file(
-                folder, filename, local_files_only=local_only, _raise_exceptions_for_missing_entries=False
-            )
-        except OSError as error:
-            raise _not_found(source, error) from error
-        if path:
-            break
-    if not path:
-        raise ModelError(f"model {source.name!r}: no weights file ({' or '.join(WEIGHT_FILES)}) in {folder}")
-    try:
-        model, missing, unused = build_jinabert(config, read_state_dict(path))
-    except ValueError as error:
-        raise ModelError(f"model {source.name!r} ({path}): {error}") from error
-    check_weights(source.name, missing, unused)
-    return model.to(dtype)
-
-
-# Names listed in full in a weight error; more are counted.
-LISTED_WEIGHTS = 12
-
-
-def check_weights(name: str, fresh: Iterable[str], unused: Iterable[str]) -> None:
-    """A model with weights missing from its checkpoint (freshly initialised) is a :class:`ModelError`
-    naming them; checkpoint weights that the model does not use are a warning."""
-
-    def listed(names: list[str]) -> str:
-        more = f" and {len(names) - LISTED_WEIGHTS} more" if len(names) > LISTED_WEIGHTS else ""
-        return ", ".join(names[:LISTED_WEIGHTS]) + more
-
-    fresh, unused = sorted(fresh), sorted(unused)
-    if fresh:
-        raise ModelError(
-            f"model {name!r}: {len(fresh)} weights are not in the checkpoint and would be random: "
-            f"{listed(fresh)}; is it a sequence-classification checkpoint of this architecture?"
-        )
-    if unused:
-        logger.warning("model %r: %d checkpoint weights are not used: %s", name, len(unused), listed(unused))
 
 
 def _prepare(model: torch.nn.Module, dtype: str | torch.dtype | None, use_varlen: bool) -> str | None:
