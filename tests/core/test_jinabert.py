@@ -151,20 +151,21 @@ def test_pairs_of_3_to_4000_tokens_match_the_reference(tmp_path, layout, heads):
     assert_parity(padded.predict(pairs), reference)
 
 
-def test_a_long_sequence_never_builds_its_full_bias(tmp_path, monkeypatch):
+def test_no_sequence_holds_a_full_bias_matrix(tmp_path, monkeypatch):
     folder = build_jinabert(tmp_path / "m", heads=4, max_position_embeddings=2048)
-    built = []
-    real = alibi.alibi_bias
+    masks = []
+    real = alibi.F.scaled_dot_product_attention
 
-    def recording(slopes, rows, columns):
-        built.append(len(rows) * len(columns))
-        return real(slopes, rows, columns)
+    def recording(query, key, value, attn_mask=None, **kwargs):
+        masks.append((attn_mask.shape, attn_mask.untyped_storage().nbytes()))
+        return real(query, key, value, attn_mask=attn_mask, **kwargs)
 
-    monkeypatch.setattr(alibi, "alibi_bias", recording)
-    monkeypatch.setattr(alibi, "BLOCK_ELEMENTS", 4 * 256 * 2048)  # blocks of 256 rows
+    monkeypatch.setattr(alibi.F, "scaled_dot_product_attention", recording)
     ours = CrossEncoderReranker(str(folder), device="cpu", max_length=2048)
-    ours.predict([("cat", "dog " * 3000)])
-    assert max(built) == 256 * 2048 < 2048 * 2048
+    ours.predict([("cat", "dog " * 3000), ("dog", "cat")])
+    shapes = {shape for shape, _ in masks}
+    assert shapes == {(1, 4, 2048, 2048), (1, 4, 5, 5)}  # a bias per sequence, over its own length
+    assert max(size for _, size in masks) == 4 * (2 * 2048 - 1) * 4  # one line per head, float32
 
 
 def test_the_flash_attn_call_passes_slopes_scale_and_sequences(monkeypatch):

@@ -1,11 +1,13 @@
 """Symmetric ALiBi attention on packed sequences: a bias of ``-slope * |i - j|`` per head.
 
 JinaBERT adds this bias to the attention scores instead of position embeddings. On CUDA with
-flash-attn the varlen kernel takes the slopes directly (``alibi_slopes``); elsewhere each
-sequence goes to SDPA with its bias. Sequences up to ``CORNER_TOKENS`` share one bias (its
-top-left ``L x L`` corner is the bias of a sequence of length ``L``); longer ones run in
-blocks of query rows over all their keys, so that an 8K-token sequence never holds an
-``8K x 8K`` bias per head: each block's bias is at most about ``BLOCK_ELEMENTS`` floats.
+flash-attn the varlen kernel takes the slopes directly (``alibi_slopes``). Elsewhere each
+sequence goes to SDPA with its keys and values in reverse order: the bias of query ``i`` and
+reversed key ``j'`` is then ``-slope * |i + j' - (L - 1)|``, a function of ``i + j'``, so the
+whole ``L x L`` bias of every head is a strided view of one line of ``2L - 1`` values (rows
+step by one along the line, as do columns). Attention does not depend on the order of its
+keys, so the result is the same, and no sequence, however long, holds an ``L x L`` bias:
+the batch's bias costs ``heads x (2 x longest - 1)`` floats.
 """
 
 from __future__ import annotations
@@ -16,11 +18,6 @@ import torch
 import torch.nn.functional as F
 
 from .varlen import flash_attn_available
-
-# Sequences up to this length slice one shared bias; longer ones are split into row blocks.
-CORNER_TOKENS = 512
-# Bias elements (heads x rows x keys) of one row block: 16M floats, 64 MB in float32.
-BLOCK_ELEMENTS = 1 << 24
 
 
 def alibi_slopes(heads: int) -> list[float]:
@@ -48,8 +45,17 @@ def alibi_bias(slopes: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) 
     return -slopes[:, None, None] * distance
 
 
-def _rows_per_block(heads: int, length: int) -> int:
-    return max(16, BLOCK_ELEMENTS // (heads * length))
+def bias_line(slopes: torch.Tensor, longest: int, like: torch.Tensor) -> torch.Tensor:
+    """``-slope * |m - (longest - 1)|`` for ``m = 0 .. 2 * longest - 2``: (H, 2 * longest - 1), contiguous."""
+    distance = (torch.arange(2 * longest - 1, device=like.device) - (longest - 1)).abs()
+    return (-slopes.to(like.device, torch.float32)[:, None] * distance).to(like.dtype).contiguous()
+
+
+def reversed_key_bias(line: torch.Tensor, length: int) -> torch.Tensor:
+    """The (1, H, L, L) bias of a sequence of ``length`` over its reversed keys: a view of ``line``."""
+    heads, span = line.shape
+    offset = line.storage_offset() + (span + 1) // 2 - length  # line index i + j' + (longest - length)
+    return line.as_strided((1, heads, length, length), (0, span, 1, 1), offset)
 
 
 def alibi_sdpa_loop(
@@ -63,29 +69,14 @@ def alibi_sdpa_loop(
 ) -> torch.Tensor:
     """ALiBi attention within each packed sequence, by SDPA per sequence. q, k, v: (T, H, D) -> (T, H, D)."""
     out = torch.empty_like(q)
-    slopes = slopes.to(q.device, q.dtype)
-    positions = torch.arange(max_seqlen, device=q.device)
-    shared = positions[: min(max_seqlen, CORNER_TOKENS)]
-    corner = alibi_bias(slopes, shared, shared).unsqueeze(0)  # (1, H, S, S)
+    line = bias_line(slopes, max_seqlen, q)
     bounds = cu_seqlens.tolist()
     for start, end in zip(bounds[:-1], bounds[1:]):
-        length = end - start
-        q1, k1, v1 = (t[start:end].transpose(0, 1).unsqueeze(0) for t in (q, k, v))  # (1, H, L, D)
-        if length <= CORNER_TOKENS:
-            mixed = F.scaled_dot_product_attention(
-                q1, k1, v1, attn_mask=corner[..., :length, :length], scale=scaling
-            )
-            out[start:end] = mixed[0].transpose(0, 1)
-            continue
-        keys = positions[:length]
-        block = _rows_per_block(q.shape[1], length)
-        for first in range(0, length, block):
-            last = min(first + block, length)
-            bias = alibi_bias(slopes, keys[first:last], keys).unsqueeze(0)
-            mixed = F.scaled_dot_product_attention(
-                q1[:, :, first:last], k1, v1, attn_mask=bias, scale=scaling
-            )
-            out[start + first : start + last] = mixed[0].transpose(0, 1)
+        query = q[start:end].transpose(0, 1).unsqueeze(0)  # (1, H, L, D)
+        key, value = (t[start:end].flip(0).transpose(0, 1).unsqueeze(0) for t in (k, v))  # reversed
+        bias = reversed_key_bias(line, end - start)
+        mixed = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, scale=scaling)
+        out[start:end] = mixed[0].transpose(0, 1)
     return out
 
 
