@@ -188,8 +188,9 @@ def test_the_flash_attn_call_passes_slopes_scale_and_sequences(monkeypatch):
         sys.modules, "flash_attn", types.SimpleNamespace(flash_attn_varlen_func=flash_attn_varlen_func)
     )
     monkeypatch.setattr(alibi, "flash_attn_available", lambda: True)
-    assert alibi.alibi_kernel(torch.device("cuda")) == "flash-attn"
-    assert alibi.alibi_kernel(torch.device("cpu")) == "sdpa-loop"
+    assert alibi.alibi_kernel(torch.device("cuda"), torch.bfloat16) == "flash-attn"
+    assert alibi.alibi_kernel(torch.device("cuda"), torch.float32) == "sdpa-loop"  # flash-attn: 16-bit only
+    assert alibi.alibi_kernel(torch.device("cpu"), torch.bfloat16) == "sdpa-loop"
     torch.manual_seed(0)
     q, k, v = (torch.randn(700, 6, 8) for _ in range(3))
     cu = torch.tensor([0, 3, 90, 700], dtype=torch.int32)

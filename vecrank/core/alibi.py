@@ -105,9 +105,10 @@ def flash_alibi(
     )
 
 
-def alibi_kernel(device: torch.device) -> str:
-    """``flash-attn`` on CUDA where importable, else ``sdpa-loop``."""
-    return "flash-attn" if device.type == "cuda" and flash_attn_available() else "sdpa-loop"
+def alibi_kernel(device: torch.device, dtype: torch.dtype) -> str:
+    """``flash-attn`` on CUDA in fp16 or bf16 where importable, else ``sdpa-loop``."""
+    half = dtype in (torch.float16, torch.bfloat16)
+    return "flash-attn" if device.type == "cuda" and half and flash_attn_available() else "sdpa-loop"
 
 
 def alibi_varlen_attention(
@@ -120,5 +121,5 @@ def alibi_varlen_attention(
     slopes: torch.Tensor,
 ) -> torch.Tensor:
     """ALiBi attention within each packed sequence on the kernel that suits ``q``'s device."""
-    kernel = flash_alibi if alibi_kernel(q.device) == "flash-attn" else alibi_sdpa_loop
+    kernel = flash_alibi if alibi_kernel(q.device, q.dtype) == "flash-attn" else alibi_sdpa_loop
     return kernel(q, k, v, cu_seqlens.to(torch.int32), max_seqlen, scaling, slopes)

@@ -168,7 +168,7 @@ def load_model(
     local_only = hub_access(source)
     config, tokenizer = _config_and_tokenizer(source, folder, trust_remote_code, local_only)
     native = _runs_natively(name, config, trust_remote_code)
-    use_varlen = _packs(attention, config, native, torch_device)
+    use_varlen = _packs(attention, config, native, torch_device, torch_dtype)
     implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
     try:
         if native:
@@ -181,7 +181,7 @@ def load_model(
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
     quantization = _prepare(model, dtype, use_varlen)
-    label = _attention_label(model, native, use_varlen, torch_device)
+    label = _attention_label(model, native, use_varlen, torch_device, torch_dtype)
     logger.info(
         "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
     )
@@ -226,7 +226,7 @@ def _runs_natively(name: str, config, trust_remote_code: bool) -> bool:
     )
 
 
-def _packs(attention: str, config, native: bool, device: torch.device) -> bool:
+def _packs(attention: str, config, native: bool, device: torch.device, dtype: torch.dtype) -> bool:
     """Whether to run packed (varlen) batches; ``attention="varlen"`` where that cannot be is an error."""
     packable = native or (config.model_type in PACKABLE_MODEL_TYPES and not is_jinabert(config))
     if attention == "varlen" and not packable:
@@ -237,7 +237,7 @@ def _packs(attention: str, config, native: bool, device: torch.device) -> bool:
     if attention != "auto":
         return attention == "varlen"
     if native:
-        return device.type == "cpu" or alibi_kernel(device) == "flash-attn"
+        return device.type == "cpu" or alibi_kernel(device, dtype) == "flash-attn"
     return packable and packs_by_default(device)
 
 
@@ -253,10 +253,12 @@ def _prepare(model: torch.nn.Module, dtype: str | torch.dtype | None, use_varlen
     return quantization
 
 
-def _attention_label(model: torch.nn.Module, native: bool, use_varlen: bool, device: torch.device) -> str:
+def _attention_label(
+    model: torch.nn.Module, native: bool, use_varlen: bool, device: torch.device, dtype: torch.dtype
+) -> str:
     """``varlen:<kernel>`` when packed, else the padded attention implementation."""
     if use_varlen:
-        return f"varlen:{alibi_kernel(device) if native else varlen_kernel(device)}"
+        return f"varlen:{alibi_kernel(device, dtype) if native else varlen_kernel(device)}"
     return "sdpa" if native else model.config._attn_implementation
 
 
