@@ -18,11 +18,11 @@ from transformers import AutoModelForSequenceClassification, PretrainedConfig
 from transformers.utils.hub import cached_file
 
 from ..errors import ModelError
-from .jinabert import WEIGHT_FILES, read_state_dict
 from .jinabert import build as build_jinabert
 
 logger = logging.getLogger(__name__)
 
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Names listed in full in a weight error; more are counted.
 LISTED_WEIGHTS = 12
 
@@ -42,6 +42,15 @@ def check_weights(name: str, fresh: Iterable[str], unused: Iterable[str]) -> Non
         )
     if unused:
         logger.warning("model %r: %d checkpoint weights are not used: %s", name, len(unused), listed(unused))
+
+
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` or ``.bin`` checkpoint file (no code runs: weights only)."""
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_transformers(

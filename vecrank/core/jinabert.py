@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -322,19 +321,6 @@ class JinaBertForSequenceClassification(nn.Module):
             )
             hidden = layer.finish(mixed.flatten(1), hidden)
         return self._logits(hidden[starts])
-
-
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a ``.safetensors`` or ``.bin`` checkpoint file (no code runs: weights only)."""
-    path = str(path)
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        return load_file(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def build(
