@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..core.reranker import CrossEncoderReranker
-from .auth import require_api_key
+from .auth import has_api_key, require_api_key
 from .body import BodyBudget, read_json
 from .errors import ApiError, error_body
 from .middleware import RequestLog
@@ -119,11 +119,11 @@ async def ready(request: Request) -> Response:
 
 
 async def _health(request: Request) -> JSONResponse:
+    """A bare status; the queue too for a caller with the key (or when the server has none)."""
     service: RerankService = request.app.state.service
-    body = {
-        "status": "ok" if service.ready else "unavailable",
-        "queue_pairs": sum(service.queue_depths().values()),
-    }
+    body: dict[str, Any] = {"status": "ok" if service.ready else "unavailable"}
+    if has_api_key(request):
+        body["queue_pairs"] = sum(service.queue_depths().values())
     return JSONResponse(body, 200 if service.ready else 503)
 
 

@@ -37,8 +37,8 @@ class BodyBudget:
         if self.held + size > self.limit:
             raise ApiError(
                 429,
-                f"the server is reading {self.held} bytes of request bodies (max_body_bytes_in_flight "
-                f"{self.limit}); retry later",
+                "the server is reading as many request bodies as it holds at once "
+                "(max_body_bytes_in_flight); retry later",
                 "overloaded",
                 {"Retry-After": "1", **_CLOSE},
             )
