@@ -28,7 +28,9 @@ def test_a_body_that_is_not_json_gets_415(client: httpx.Client, path: str, conte
 
 @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.api+json"])
 def test_json_content_types_are_accepted(client: httpx.Client, content_type: str) -> None:
-    response = client.post("/v2/rerank", content=json.dumps(OK).encode(), headers={"Content-Type": content_type})
+    response = client.post(
+        "/v2/rerank", content=json.dumps(OK).encode(), headers={"Content-Type": content_type}
+    )
     assert response.status_code == 200, response.text
 
 

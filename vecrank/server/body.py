@@ -22,7 +22,16 @@ from .texts import invalid_text
 INLINE_PARSE_BYTES = 256 * 1024
 _CLOSE = {"Connection": "close"}  # the rest of a refused body is not read: the connection closes
 _SPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+
+
+def _number(text: str) -> int | float:
+    """A JSON number written with a fraction or exponent: an int when it is whole (JSON has one number
+    type, and JSON Schema counts 3.0 as an integer), so that strict integer fields take it."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+_DECODER = json.JSONDecoder(parse_float=_number)
 
 
 class BodyBudget:
@@ -109,9 +118,10 @@ def _parsed(body: bytes | bytearray) -> Any:
 
 
 def parse_json(text: str) -> Any:
-    """``json.loads(text)``, with the arrays of a top-level object decoded one item at a time."""
+    """``json.loads(text)`` (whole numbers as ints), with the arrays of a top-level object decoded one
+    item at a time."""
     if not text.lstrip(" \t\n\r").startswith("{"):
-        return json.loads(text)
+        return _DECODER.decode(text)
     result: dict[str, Any] = {}
     at = _skip(text, text.index("{") + 1)
     if text.startswith("}", at):

@@ -67,8 +67,8 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _one_of(models: list[type[BaseModel]]) -> dict[str, Any]:
-    return _ref(models[0]) if len(models) == 1 else {"oneOf": [_ref(model) for model in models]}
+def _any_of(models: list[type[BaseModel]]) -> dict[str, Any]:
+    return _ref(models[0]) if len(models) == 1 else {"anyOf": [_ref(model) for model in models]}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +83,8 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
     for path, (requests, answers, error) in POST_ROUTES.items():
         models.update(answers + [error])
         operation = paths[path]["post"]
-        operation["requestBody"] = {"required": True, "content": _json(_one_of(requests))}
-        operation["responses"] = {"200": {"description": "the ranking", "content": _json(_one_of(answers))}}
+        operation["requestBody"] = {"required": True, "content": _json(_any_of(requests))}
+        operation["responses"] = {"200": {"description": "the ranking", "content": _json(_any_of(answers))}}
         for status, text in POST_ERRORS.items():
             operation["responses"][status] = {"description": text, "content": _json(_ref(error))}
     for path, answers in GET_RESPONSES.items():

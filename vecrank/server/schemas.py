@@ -279,6 +279,7 @@ class V1RerankResponse(BaseModel):
 
 
 _WITH_TEXT = {"type": "object", "required": ["text"]}
+_SOME_FIELDS = {"type": "array", "minItems": 1}
 
 
 class V1RerankRequest(RerankRequest):
@@ -290,7 +291,10 @@ class V1RerankRequest(RerankRequest):
             "description": "Object documents are scored on their `rank_fields`, each of which every object "
             "document must hold; with no `rank_fields`, on `text`.",
             "anyOf": [
-                {"required": ["rank_fields"], "properties": {"rank_fields": {"type": "array"}}},
+                {
+                    "required": ["rank_fields"],
+                    "properties": {"rank_fields": {"type": "array", "minItems": 1}},
+                },
                 {"properties": {"documents": {"items": {"anyOf": [{"type": "string"}, _WITH_TEXT]}}}},
             ],
         }
