@@ -38,6 +38,7 @@ import numpy as np
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "serve_audit_cpu.json"
 API_KEY = "audit-key"
+TIMEOUT_S = 600  # a client gives up on an answer after this long (counted as failed)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 WORDS = ["the", "river", "city", "school", "music", "history", "berlin", "people", "report", "market"]
 WORDS += ["energy", "policy", "water", "garden", "science", "data", "search", "vector", "answer", "rank"]
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--max-documents", type=int, default=10_000, help="documents of the maximal request")
     parser.add_argument("--document-chars", type=int, default=6_500)
+    parser.add_argument("--load-chars", type=int, default=1_500, help="longest document of the load requests")
     parser.add_argument("--slow", type=int, default=150, help="half-header and trickling connections, each")
     parser.add_argument("--in-flight", type=int, default=20, help="requests in flight at SIGTERM")
     parser.add_argument("--header-timeout", type=float, default=5.0)
@@ -58,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.small:
-        args.requests, args.clients, args.max_documents, args.slow, args.in_flight = 200, 8, 1_000, 20, 8
+        args.requests, args.clients, args.max_documents, args.slow, args.in_flight = 100, 8, 1_000, 20, 8
+        args.load_chars = 300
         args.header_timeout, args.body_timeout = 1.0, 2.0
     return args
 
@@ -119,12 +122,12 @@ async def post(http: httpx.AsyncClient, path: str, body, **kwargs) -> tuple[floa
     return time.perf_counter() - start, response
 
 
-def load_requests(count: int, rng: random.Random) -> list[dict]:
+def load_requests(count: int, rng: random.Random, longest: int) -> list[dict]:
     queries = [text(rng, rng.randint(20, 80)) for _ in range(16)]
     return [
         {
             "query": rng.choice(queries),
-            "texts": [text(rng, rng.randint(50, 1500)) for _ in range(rng.randint(3, 32))],
+            "texts": [text(rng, rng.randint(50, longest)) for _ in range(rng.randint(3, 32))],
             "raw_scores": True,
         }
         for _ in range(count)
@@ -136,9 +139,9 @@ def scores(response: httpx.Response) -> dict[int, float]:
 
 
 async def check_load(url: str, args: argparse.Namespace, rng: random.Random) -> dict:
-    requests = load_requests(args.requests, rng)
+    requests = load_requests(args.requests, rng, args.load_chars)
     distinct = requests[:32]
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=120) as http:
+    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=TIMEOUT_S) as http:
         alone = [await post(http, "/rerank", body) for body in distinct]
         expected = [scores(response) for _, response in alone]
         queue = asyncio.Queue()
@@ -190,11 +193,11 @@ def bad_requests(rng: random.Random) -> list[tuple[str, bytes, dict]]:
 
 
 async def check_isolation(url: str, args: argparse.Namespace, rng: random.Random) -> dict:
-    innocents = load_requests(max(64, args.requests // 8), rng)
+    innocents = load_requests(max(32, args.requests // 8), rng, args.load_chars)
     bad = bad_requests(rng) * 8
     outcome = {"innocent_requests": len(innocents), "bad_requests": len(bad), "innocents_failed": 0}
     outcome.update({"bad_not_4xx": 0, "5xx": 0})
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=120) as http:
+    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=TIMEOUT_S) as http:
         alone = [scores((await post(http, "/rerank", body))[1]) for body in innocents[:16]]
 
         async def innocent(number: int) -> None:
@@ -225,7 +228,7 @@ async def check_big_request(url: str, args: argparse.Namespace, rng: random.Rand
     small_seconds: list[float] = []
     small_failed = live_failed = 0
     async with (
-        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=600) as http,
+        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=TIMEOUT_S) as http,
         httpx.AsyncClient(base_url=url, timeout=60) as probes,
     ):
         small_alone = [(await post(http, "/rerank", small))[0] for _ in range(10)]
@@ -306,10 +309,10 @@ async def check_slow_clients(url: str, args: argparse.Namespace, rng: random.Ran
         closed_after["trickle"].append(time.perf_counter() - start)
         writer.close()
 
-    innocents = load_requests(64, rng)
+    innocents = load_requests(32, rng, args.load_chars)
     failed = 0
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=TIMEOUT_S) as http:
         slow = [asyncio.create_task(half_header()) for _ in range(args.slow)]
         slow += [asyncio.create_task(trickle()) for _ in range(args.slow)]
         await asyncio.sleep(0.5)
@@ -334,7 +337,7 @@ async def check_slow_clients(url: str, args: argparse.Namespace, rng: random.Ran
 
 async def check_shutdown(server: Server, args: argparse.Namespace, rng: random.Random) -> dict:
     requests = [{"query": "q", "texts": [text(rng, 2000) for _ in range(64)]} for _ in range(args.in_flight)]
-    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=120) as http:
+    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=TIMEOUT_S) as http:
         sent = [asyncio.create_task(post(http, "/rerank", body)) for body in requests]
         await asyncio.sleep(1.0)  # sent and received: the engine works through them
         in_flight = sum(not task.done() for task in sent)
