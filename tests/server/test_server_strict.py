@@ -43,7 +43,7 @@ def test_content_types() -> None:
 LOOSE = [
     ("/v2/rerank", {"top_n": True}, "top_n", "message"),
     ("/v2/rerank", {"top_n": "3"}, "top_n", "message"),
-    ("/v2/rerank", {"top_n": 2.0}, "top_n", "message"),
+    ("/v2/rerank", {"top_n": 2.5}, "top_n", "message"),
     ("/v2/rerank", {"max_tokens_per_doc": False}, "max_tokens_per_doc", "message"),
     ("/v2/rerank", {"max_tokens_per_doc": "10"}, "max_tokens_per_doc", "message"),
     ("/v2/rerank", {"model": 1}, "model", "message"),
@@ -110,3 +110,10 @@ def test_parse_json_refuses_what_json_loads_refuses(text: str) -> None:
         json.loads(text)
     with pytest.raises(json.JSONDecodeError):
         parse_json(text)
+
+
+def test_a_whole_number_written_with_a_fraction_is_that_integer(client: httpx.Client) -> None:
+    body = {"model": "tiny", "query": "q", "documents": ["a", "b", "c"], "top_n": 2.0}
+    response = client.post("/v2/rerank", json=body)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["results"]) == 2

@@ -35,6 +35,8 @@ from .settings import ServerSettings
 logger = logging.getLogger("vecrank.server")
 
 T = TypeVar("T")
+# Answers of up to this many documents are built on the event loop; larger ones on a worker thread.
+INLINE_ANSWER_DOCUMENTS = 256
 
 router = APIRouter()
 protected = APIRouter(dependencies=[Depends(require_api_key)])
@@ -215,7 +217,9 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
         raise
     except Exception as error:
         raise ApiError(500, f"reranking failed: {type(error).__name__}: {error}", "backend") from error
-    return JSONResponse(body.answer(logits, alias, prepared.tokens))
+    if len(texts) <= INLINE_ANSWER_DOCUMENTS:
+        return JSONResponse(body.answer(logits, alias, prepared.tokens))
+    return JSONResponse(await asyncio.to_thread(body.answer, logits, alias, prepared.tokens))
 
 
 async def _json(request: Request) -> Any:
