@@ -58,7 +58,7 @@ def test_engine_and_cutter_tokenising_at_once_both_get_their_truncation(
 ) -> None:
     cutter = TextCutter(reranker.tokenizers, reranker.max_length)
     whole = untruncated_tokens(reranker, LONG)
-    rounds = 20
+    rounds = 8
     start = threading.Barrier(2)
 
     def engine() -> list[list[int]]:
