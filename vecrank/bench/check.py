@@ -9,6 +9,8 @@
    bf16 packed (varlen) against vecrank fp32 padded (within 5e-2, same order beyond that gap).
    The same for a tiny Qwen3-Reranker-layout yes/no reranker (its causal path, flash-attn's varlen
    kernel with ``causal=True`` on a GPU that has it).
+   JinaBERT (ALiBi, 6 heads; packed with flash-attn's ``alibi_slopes`` where importable) the same
+   way, with vecrank's fp32 padded path on CPU as the reference.
 2. Throughput: the benchmark of :mod:`vecrank.bench.run` on MiniLM-L6, every Ettin shape and two
    cascades, one model at a time, each merged into ``throughput_<device>.json`` as it finishes;
    models that would start past the time budget are listed as skipped. Then the yes/no reranker
@@ -41,7 +43,7 @@ from ..core.loading import pick_device
 from ..errors import ModelError, VecrankError
 from ..plugins.qwen3_reranker import Qwen3RerankerTemplate
 from ..testing.tiny_llm_rerankers import build_tiny_llm_reranker
-from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_tiny_model
+from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_jinabert, build_tiny_model
 from .environment import machine_info, versions
 from .measure import score_agreement
 from .pairs import PairSet
@@ -111,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         reranker = build_tiny_llm_reranker("qwen3", Path(folder) / "qwen3-reranker")
         report["parity"]["qwen3-reranker"] = parity(reranker, "qwen3-reranker", device)
         print(_parity_line("qwen3", report["parity"]["qwen3-reranker"]), flush=True)
+        jina = build_jinabert(
+            Path(folder) / "jinabert", heads=6, hidden=48, max_position_embeddings=PARITY_MAX_LENGTH
+        )
+        report["parity"]["jinabert"] = jinabert_parity(jina, device)
+        print(_parity_line("jinabert", report["parity"]["jinabert"]), flush=True)
     report["seconds_parity"] = round(time.monotonic() - started, 1)
     models = args.models.split(",") if args.models else (CPU_MODELS if args.cpu else GPU_MODELS)
     report["throughput"] = throughput(models, device, args, out_dir, started + args.budget_s)
@@ -170,13 +177,43 @@ def parity(folder: Path, architecture: str, device: torch.device) -> dict:
         "sliding_window": MODERNBERT_LOCAL_ATTENTION if architecture == "modernbert" else None,
         "fp32_padded_vs_sentence_transformers": fp32_vs_st,
         "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
-        "passed": bool(
-            fp32_vs_st["max_abs_diff"] <= FP32_TOLERANCE
-            and fp32_vs_st["same_order"]
-            and bf16_vs_fp32["max_abs_diff"] <= bf16_tolerance
-            and bf16_vs_fp32["same_order"]
-        ),
+        "passed": _passed(fp32_vs_st, bf16_vs_fp32, bf16_tolerance),
     }
+
+
+def jinabert_parity(folder: Path, device: torch.device) -> dict:
+    """JinaBERT (6 heads, ALiBi): vecrank fp32 padded on CPU, on the device, and bf16 packed on the device.
+
+    sentence-transformers could load it only with the hub's code; the padded fp32 path on CPU is the
+    reference (the tests check it against the architecture written out plainly).
+    """
+    pairs = parity_pairs()
+    reference = _engine(folder, torch.device("cpu"), torch.float32, "sdpa").predict(pairs)
+    padded = _engine(folder, device, torch.float32, "sdpa")
+    packed = _engine(folder, device, torch.bfloat16, "varlen")
+    fp32 = padded.predict(pairs, batch_tokens=1024)
+    bf16 = packed.predict(pairs, batch_tokens=1024)
+    group = PairSet(pairs, 1, len(pairs))
+    fp32_vs_cpu = score_agreement(fp32, reference, group, FP32_TOLERANCE)
+    bf16_vs_fp32 = score_agreement(bf16, fp32, group, BF16_TOLERANCE)
+    return {
+        "attention": {"fp32_padded": padded.loaded.attention, "bf16_packed": packed.loaded.attention},
+        "pairs": len(pairs),
+        "longest_pair_tokens": int(max(padded.tokenize(pairs).lengths)),
+        "fp32_padded_vs_sentence_transformers": fp32_vs_cpu,  # the CPU fp32 padded path stands in for ST
+        "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
+        "passed": _passed(fp32_vs_cpu, bf16_vs_fp32),
+    }
+
+
+def _passed(fp32: dict, bf16: dict, bf16_tolerance: float = BF16_TOLERANCE) -> bool:
+    """Both agreements within their tolerance and in the same order."""
+    return bool(
+        fp32["max_abs_diff"] <= FP32_TOLERANCE
+        and fp32["same_order"]
+        and bf16["max_abs_diff"] <= bf16_tolerance
+        and bf16["same_order"]
+    )
 
 
 def _engine(
@@ -184,8 +221,8 @@ def _engine(
     device: torch.device,
     dtype: torch.dtype,
     attention: str,
-    max_length: int,
-    template: Qwen3RerankerTemplate | None,
+    max_length: int = PARITY_MAX_LENGTH,
+    template: Qwen3RerankerTemplate | None = None,
 ) -> CrossEncoderReranker:
     return CrossEncoderReranker(
         str(folder),

@@ -17,6 +17,7 @@ from ..pairs import Pair, distinct
 from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
 from .loading import LoadedModel, load_model
 from .prompts import PromptTemplate
+from .tokenizer_pool import TokenizerPool
 from .varlen import packed_logits, position_offset
 from .workers import BatchWorkers
 from .yes_no import PromptedPairs, YesNoRunner, check_instruction
@@ -81,6 +82,7 @@ class CrossEncoderReranker:
         self.name = name
         self.instruction = instruction
         self._yes_no = YesNoRunner(self.loaded, prefix_reuse) if self.loaded.template else None
+        self.tokenizers = TokenizerPool(self.loaded.tokenizer)
         on_cpu = self.device.type == "cpu"
         self.batch_tokens = batch_tokens or (CPU_BATCH_TOKENS if on_cpu else GPU_BATCH_TOKENS)
         self._workers = BatchWorkers((cpu_workers or torch.get_num_threads()) if on_cpu else 1)
@@ -103,6 +105,7 @@ class CrossEncoderReranker:
 
     @property
     def tokenizer(self):
+        """The loaded tokenizer; threads that encode borrow their own copy from ``tokenizers``."""
         return self.loaded.tokenizer
 
     @property
@@ -138,9 +141,10 @@ class CrossEncoderReranker:
         length = self.max_length if max_length is None else min(max_length, self.max_length)
         if length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
-        if self._yes_no:
-            return self._yes_no.encode(pairs, length, instruction or self.instruction)
-        return encode_pairs(self.tokenizer, pairs, length, self._with_token_types)
+        with self.tokenizers.borrow() as tokenizer:
+            if self._yes_no:
+                return self._yes_no.encode(tokenizer, pairs, length, instruction or self.instruction)
+            return encode_pairs(tokenizer, pairs, length, self._with_token_types)
 
     @torch.inference_mode()
     def predict(

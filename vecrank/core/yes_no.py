@@ -55,15 +55,18 @@ class YesNoRunner:
         self.loaded = loaded
         self.prefix_reuse = prefix_reuse
 
-    def encode(self, pairs: Sequence[Pair], max_length: int, instruction: str | None) -> PromptedPairs:
-        """Prompt every pair with the template, one query at a time; heads shared where they match."""
+    def encode(
+        self, tokenizer, pairs: Sequence[Pair], max_length: int, instruction: str | None
+    ) -> PromptedPairs:
+        """Prompt every pair with the template, one query at a time (``tokenizer``: one this thread
+        holds); heads shared where they match."""
         by_query: dict[str, list[int]] = {}
         for number, (query, _) in enumerate(pairs):
             by_query.setdefault(query, []).append(number)
         heads: list[list[int]] = []
         tokens: list[list[int]] = [[] for _ in pairs]
         head_of = [-1] * len(pairs)
-        template, tokenizer = self.loaded.template, self.loaded.tokenizer
+        template = self.loaded.template
         for query, numbers in by_query.items():
             documents = [pairs[n][1] for n in numbers]
             prompts = template.encode(tokenizer, query, documents, instruction, max_length)
