@@ -221,12 +221,12 @@ class CrossEncoderReranker:
         """Tokenised chunks of ``pairs``, the next one tokenised during compute where that overlaps."""
         starts = range(0, len(pairs), TOKENIZE_CHUNK)
         chunks = [pairs[s : s + TOKENIZE_CHUNK] for s in starts]
-        tokenize = partial(self.tokenize, max_length=max_length, instruction=instruction)
+        lengths, instructions = [max_length] * len(chunks), [instruction] * len(chunks)
         if not self._overlap_tokenization or len(chunks) <= 1:
-            yield from zip(starts, map(tokenize, chunks))
+            yield from zip(starts, map(self.tokenize, chunks, lengths, instructions))
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecrank-tokenize") as pool:
-            yield from zip(starts, pool.map(tokenize, chunks))
+            yield from zip(starts, pool.map(self.tokenize, chunks, lengths, instructions))
 
     def _run_batch(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
         """Logits for one batch; out of memory (GPU or CPU), split the batch in two and retry."""
