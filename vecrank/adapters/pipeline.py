@@ -180,7 +180,7 @@ class RerankPipeline:
     ) -> list[list[Candidate]]:
         if config.on_error != "passthrough":
             raise error
-        logger.warning("collection %r: %s; returning the database order", collection, error)
+        logger.warning("%s; returning the database order", error)  # the error names the collection
         return [_database_order(request.candidates) for request in requests]
 
     def _apply(

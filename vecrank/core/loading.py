@@ -14,7 +14,7 @@ from ..errors import ModelError
 from .first_token import first_token_only
 from .modernbert import pack_layers
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
-from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
+from .registry import ModelSource, how_to_get, hub_access, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)
@@ -113,32 +113,8 @@ def _not_found(source: ModelSource, error: BaseException) -> ModelError:
     if not source.is_local:
         message += f"; no local folder named {source.name!r} exists"
         if _hub_unreachable(error):
-            message += f"; {_how_to_get(source)}"
+            message += f"; {how_to_get(source)}"
     return ModelError(f"{message} ({type(error).__name__}: {error})")
-
-
-def _how_to_get(source: ModelSource) -> str:
-    return (
-        f"to use it offline, run `vecrank download {source.alias or source.source}` where there is network "
-        "(and copy the Hugging Face cache, ~/.cache/huggingface, to this machine), or pass a local folder"
-    )
-
-
-def hub_access(source: ModelSource) -> bool:
-    """Whether to load from the local cache only: the hub is unreachable and the model is cached.
-
-    A model that is neither cached nor reachable is a :class:`ModelError` at once, not after
-    the hub client's retries.
-    """
-    if source.is_local or hub_reachable():
-        return False
-    if cached_locally(source.source):
-        return True
-    name = repr(source.name) if source.alias is None else f"{source.name!r} ({source.source})"
-    raise ModelError(
-        f"model {name} is not on this machine and the Hugging Face hub cannot be reached; "
-        + _how_to_get(source)
-    )
 
 
 def load_model(

@@ -133,3 +133,29 @@ def hub_reachable() -> bool:
         reachable = False
     _probe[host] = (now, reachable)
     return reachable
+
+
+def how_to_get(source: ModelSource) -> str:
+    return (
+        f"to use it offline, run `vecrank download {source.alias or source.source}` where there is network "
+        "(and copy the Hugging Face cache, ~/.cache/huggingface, to this machine), or pass a local folder"
+    )
+
+
+def hub_access(source: ModelSource) -> bool:
+    """Whether to load from the local cache only: the hub is unreachable and the model is cached.
+
+    No torch: callers check this before any slow work (``vecrank.plugins.check_model_available``).
+
+    A model that is neither cached nor reachable is a :class:`ModelError` at once, not after
+    the hub client's retries.
+    """
+    if source.is_local or hub_reachable():
+        return False
+    if cached_locally(source.source):
+        return True
+    name = repr(source.name) if source.alias is None else f"{source.name!r} ({source.source})"
+    raise ModelError(
+        f"model {name} is not on this machine and the Hugging Face hub cannot be reached; "
+        + how_to_get(source)
+    )

@@ -11,7 +11,7 @@ import tempfile
 from importlib.resources import files
 
 from ..errors import ModelError
-from ..evaluation import Dataset, hashing_embedder, index, metrics, search
+from ..evaluation import Dataset, hashing_embedder, index, metrics, search, status
 
 FALLBACK_MODEL = "minilm-bi"
 DEMO_METRICS = ("hits@1", "mrr@10", "ndcg@10")
@@ -80,6 +80,7 @@ def run_demo(
 
     dataset = load_demo_dataset()
     embed = hashing_embedder()
+    status(f"Loading {model}", progress)
     model = choose_model(model, say)
     with tempfile.TemporaryDirectory(prefix="vecrank-demo-") as folder:
         client = QdrantClient(path=folder)
@@ -98,8 +99,8 @@ def run_demo(
     for qid in list(dataset.queries)[:show]:
         _print_lists(dataset, qid, before.results[qid], after.results[qid], say)
     rows = {
-        "first stage": metrics(dataset, before, DEMO_METRICS),
-        model: metrics(dataset, after, DEMO_METRICS),
+        "first stage": metrics(dataset, before, DEMO_METRICS, progress),
+        model: metrics(dataset, after, DEMO_METRICS, progress),
     }
     say(f"{'':<16}" + "".join(f"{name:>10}" for name in DEMO_METRICS) + f"{'seconds':>10}")
     for (name, values), run in zip(rows.items(), (before, after)):

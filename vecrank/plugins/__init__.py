@@ -1,5 +1,6 @@
 """Hook specs, the plugin manager, and the built-in plugins (the cross-encoder engine is one)."""
 
+from .availability import check_model_available
 from .manager import (
     call_hook,
     check_model_name,
@@ -13,6 +14,7 @@ from .manager import (
 
 __all__ = [
     "call_hook",
+    "check_model_available",
     "check_model_name",
     "get_plugin_manager",
     "get_reranker_registry",

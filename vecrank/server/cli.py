@@ -8,7 +8,7 @@ import os
 from pydantic import ValidationError
 
 from ..config import RayConfig, RayDeployment, is_remote_model, load_config
-from ..core.registry import resolve_model
+from ..core.registry import MODEL_ALIASES, plugin_rerankers, resolve_model
 from ..errors import ConfigError, ModelError
 from .settings import ServerSettings
 
@@ -108,7 +108,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
     models = parse_models(args.model)
     if args.address and not args.ray:
-        raise ConfigError("serve: --address joins a Ray cluster and needs --ray")
+        raise ConfigError("--address joins a Ray cluster and needs --ray")
     try:
         if models and not args.config:
             settings = ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
@@ -121,20 +121,26 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "settings"
-        raise ConfigError(f"serve: {field}: {problem['msg']}") from None
+        raise ConfigError(f"{field}: {problem['msg']}") from None
     check_servable(settings)
     return settings
 
 
 def check_servable(settings: ServerSettings) -> None:
     """A ConfigError, before the port is bound, for a model name the server cannot load."""
+    registered = plugin_rerankers()
     for alias, model in settings.models.items():
         if is_remote_model(model):
             continue
+        if model.strip().lower() in registered and model.strip().lower() not in MODEL_ALIASES:
+            raise ConfigError(
+                f"model {alias!r}: {model!r} is a reranker of plugin {registered[model.strip().lower()]!r}; "
+                "vecrank serve serves cross-encoders: an alias (vecrank models), a local folder or a hub id"
+            )
         try:
-            resolve_model(model)
+            resolve_model(model, registered)
         except ModelError as error:
-            raise ConfigError(f"serve: model {alias!r}: {error}") from None
+            raise ConfigError(f"model {alias!r}: {error}") from None
 
 
 def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:
@@ -150,6 +156,10 @@ def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:
 def run_serve(args: argparse.Namespace) -> int:
     """Run ``vecrank serve`` with parsed arguments until interrupted; returns the exit status."""
     settings = settings_from_args(args)
+    from ..plugins import check_model_available
+
+    for model in dict.fromkeys(settings.models.values()):
+        check_model_available(model)  # in seconds, before a port is bound or a Ray started
     if args.ray:
         from .ray import serve_on_ray
 

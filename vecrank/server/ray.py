@@ -32,6 +32,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 
 from ..config import RayDeployment
+from ..errors import ModelError, VecrankError
 from .app import create_app
 from .errors import ApiError, Overloaded, Unavailable
 from .logs import configure_logging
@@ -208,7 +209,11 @@ def build_app(settings: ServerSettings) -> serve.Application:
     models: dict[str, Any] = {}
     for index, model in enumerate(dict.fromkeys(settings.models.values())):
         options = deployment_options(settings.ray.for_model(model))
-        deployment = serve.deployment(ModelReplica).options(name=deployment_name(index, model), **options)
+        # A model that cannot load fails alike on every try: one try per replica, then the deploy fails.
+        tries = max(1, options.get("num_replicas") or options["autoscaling_config"]["min_replicas"])
+        deployment = serve.deployment(ModelReplica).options(
+            name=deployment_name(index, model), max_constructor_retry_count=tries, **options
+        )
         models[model] = deployment.bind(settings, model)
     ingress = serve.deployment(serve.ingress()(Ingress)).options(
         name=INGRESS_NAME,
@@ -248,7 +253,10 @@ def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
     configure_logging(settings.log_level)
     started_ray = not ray.is_initialized()
     try:
-        url = start(settings, address)
+        try:
+            url = start(settings, address)
+        except RuntimeError as error:
+            raise _deploy_error(error) from error
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own
         logger.info("ready", extra={"fields": {"url": url, "models": settings.aliases}})
         while True:
@@ -259,6 +267,15 @@ def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
         serve.shutdown()
         if started_ray:
             ray.shutdown()
+
+
+def _deploy_error(error: RuntimeError) -> VecrankError:
+    """A failed deploy as the one-line error plain ``vecrank serve`` gives (a replica's ModelError)."""
+    found = re.search(r"ModelError: (.+)", str(error))
+    if found:
+        return ModelError(found.group(1).strip())
+    first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return VecrankError(f"Ray Serve could not deploy the models: {first} (--verbose shows Ray's traceback)")
 
 
 def _free_port(host: str) -> int:
