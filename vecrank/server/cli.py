@@ -163,7 +163,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.ray:
         from .ray import serve_on_ray
 
-        serve_on_ray(settings, address=args.address)
+        serve_on_ray(settings, address=args.address, verbose=getattr(args, "verbose", False))
         return 0
     from .runner import serve
 

@@ -82,7 +82,8 @@ class ModelReplica:
             raise RuntimeError("the micro-batcher of this replica is not running")
 
     async def __del__(self) -> None:
-        await self.service.stop()
+        if hasattr(self, "service"):  # not when the model failed to load
+            await self.service.stop()
 
 
 class RayMetrics(Metrics):
@@ -224,11 +225,14 @@ def build_app(settings: ServerSettings) -> serve.Application:
     return ingress.bind(settings, models)
 
 
-def start(settings: ServerSettings, address: str | None = None) -> str:
-    """Join the Ray cluster at ``address`` (a local one is started if none), deploy, return the URL."""
+def start(settings: ServerSettings, address: str | None = None, log_to_driver: bool = True) -> str:
+    """Join the Ray cluster at ``address`` (a local one is started if none), deploy, return the URL.
+
+    ``log_to_driver``: print the replicas' and Serve's own logs here too (they are always in Ray's log files).
+    """
     if not ray.is_initialized():
         local = not address and not os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, **_LOCAL_RAY if local else {})
+        ray.init(address=address, log_to_driver=log_to_driver, **_LOCAL_RAY if local else {})
     port = settings.port or _free_port(settings.host)
     serve.start(http_options={"host": settings.host, "port": port})
     serve.run(build_app(settings), name=APP_NAME, route_prefix="/")
@@ -248,13 +252,17 @@ def running_ray_server(settings: ServerSettings, address: str | None = None) -> 
         serve.shutdown()
 
 
-def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
-    """Serve on Ray until SIGINT or SIGTERM, then shut Serve down (and the local Ray it started)."""
+def serve_on_ray(settings: ServerSettings, address: str | None = None, verbose: bool = False) -> None:
+    """Serve on Ray until SIGINT or SIGTERM, then shut Serve down (and the local Ray it started).
+
+    A model that fails to load is a one-line :class:`ModelError`; ``verbose`` streams Ray's own logs
+    (the replicas' tracebacks among them) here as well.
+    """
     configure_logging(settings.log_level)
     started_ray = not ray.is_initialized()
     try:
         try:
-            url = start(settings, address)
+            url = start(settings, address, log_to_driver=verbose)
         except RuntimeError as error:
             raise _deploy_error(error) from error
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own
@@ -271,11 +279,13 @@ def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
 
 def _deploy_error(error: RuntimeError) -> VecrankError:
     """A failed deploy as the one-line error plain ``vecrank serve`` gives (a replica's ModelError)."""
-    found = re.search(r"ModelError: (.+)", str(error))
+    application = serve.status().applications.get(APP_NAME)
+    messages = [deployment.message for deployment in application.deployments.values()] if application else []
+    found = re.search(r"ModelError: (.+)", "\n".join([str(error), *messages]))
     if found:
         return ModelError(found.group(1).strip())
     first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-    return VecrankError(f"Ray Serve could not deploy the models: {first} (--verbose shows Ray's traceback)")
+    return VecrankError(f"Ray Serve could not deploy the models: {first} (--verbose shows Ray's logs)")
 
 
 def _free_port(host: str) -> int:
