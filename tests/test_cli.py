@@ -294,3 +294,14 @@ def test_eval_warns_when_the_reranker_is_the_first_stage_model():
     models = ["minilm-bi", "ettin-17m", "all-MiniLM-L6-v2@10>ettin-1b"]
     assert first_stage_overlap("minilm", models) == ["minilm-bi", "all-MiniLM-L6-v2@10>ettin-1b"]
     assert first_stage_overlap("hashing", models) == []
+
+
+def test_loading_bars_only_with_verbose():
+    """transformers' "Loading weights" bar is silenced unless --verbose; the ranking is the same."""
+    quiet, verbose = (
+        run_vecrank("rank", "-m", "minilm-bi", "-q", "rotate keys", *flags, input="rotate your keys\nlunch\n")
+        for flags in ([], ["--verbose"])
+    )
+    assert quiet.returncode == verbose.returncode == 0, quiet.stderr + verbose.stderr
+    assert "Loading weights" not in quiet.stderr and "Loading weights" in verbose.stderr
+    assert quiet.stdout == verbose.stdout and quiet.stdout.splitlines()[0].endswith("rotate your keys")

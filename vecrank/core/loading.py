@@ -142,6 +142,7 @@ def load_model(
     torch_device = pick_device(device)
     torch_dtype = pick_dtype(dtype, torch_device)
     local_only = hub_access(source)
+    logger.info("loading %s on %s", source.source, torch_device)  # "loaded" follows: the wait between
     try:
         config = AutoConfig.from_pretrained(
             folder, trust_remote_code=trust_remote_code, local_files_only=local_only
