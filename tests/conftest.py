@@ -27,3 +27,13 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tiny_bert(tiny_models: dict[str, Path]) -> Path:
     """The folder of the tiny BERT cross-encoder."""
     return tiny_models["bert"]
+
+
+@pytest.fixture(autouse=True)
+def _cli_quiet_settings_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vecrank.cli.main`` quiets the libraries through the environment: undo it after each test."""
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
+        value = os.environ.get(name)
+        monkeypatch.delenv(name, raising=False)  # records the value: restored at teardown
+        if value is not None:
+            monkeypatch.setenv(name, value)
