@@ -34,6 +34,6 @@ def _cli_quiet_settings_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> N
     """``vecrank.cli.main`` quiets the libraries through the environment: undo it after each test."""
     for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
         value = os.environ.get(name)
-        monkeypatch.delenv(name, raising=False)  # records the value: restored at teardown
-        if value is not None:
-            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name, value or "")  # records the value (or its absence) for teardown
+        if value is None:
+            monkeypatch.delenv(name)
