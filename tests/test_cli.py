@@ -288,12 +288,17 @@ def test_plugins_without_all_says_what_is_built_in(capsys, monkeypatch):
     assert "7 built-in ones (cross_encoder, bi_encoder," in captured.err and "--all" in captured.err
 
 
-def test_eval_warns_when_the_reranker_is_the_first_stage_model():
+def test_eval_warns_when_the_reranker_is_the_first_stage_model(tmp_path, capsys):
     from vecrank.evaluation import first_stage_overlap
 
     models = ["minilm-bi", "ettin-17m", "all-MiniLM-L6-v2@10>ettin-1b"]
     assert first_stage_overlap("minilm", models) == ["minilm-bi", "all-MiniLM-L6-v2@10>ettin-1b"]
     assert first_stage_overlap("hashing", models) == []
+    for first_stage, warned in (("minilm", True), ("hashing", False)):
+        assert main(["eval", "--data", str(tmp_path), "-m", "minilm-bi", "--first-stage", first_stage]) == 1
+        error = capsys.readouterr().err  # the empty folder fails after the warning
+        assert ("warning: 'minilm-bi' is the first stage's own model" in error) == warned, error
+        assert "has no corpus file" in error
 
 
 def test_loading_bars_only_with_verbose():
