@@ -288,9 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return bench(argv[1:])
         args = build_parser().parse_args(argv)
-        verbose = getattr(
-            args, "verbose", None
-        )  # None: a command without the option (download keeps its bars)
+        # None: a command without the option, such as download, which keeps its bars.
+        verbose = getattr(args, "verbose", None)
         if verbose is False:
             quiet_libraries()
         status = args.func(args)

@@ -136,6 +136,7 @@ def hub_reachable() -> bool:
 
 
 def how_to_get(source: ModelSource) -> str:
+    """How to bring a hub model onto a machine that cannot reach the hub (for error messages)."""
     return (
         f"to use it offline, run `vecrank download {source.alias or source.source}` where there is network "
         "(and copy the Hugging Face cache, ~/.cache/huggingface, to this machine), or pass a local folder"
