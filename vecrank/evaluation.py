@@ -5,6 +5,7 @@ Used by ``vecrank eval`` (a BEIR-format folder) and ``vecrank demo`` (the shippe
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -172,7 +173,10 @@ def status(message: str, progress: bool = True) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-_ranx_used = False
+@functools.cache
+def _announce_ranx() -> None:
+    """Said once per process: ranx compiles its metrics on their first use on a machine (numba)."""
+    status("Computing metrics with ranx (its first run on a machine compiles them: up to a minute)")
 
 
 def metrics(
@@ -181,13 +185,8 @@ def metrics(
     """ranx metrics of ``run`` against the dataset's judgements."""
     from ranx import Qrels, Run, evaluate
 
-    global _ranx_used
-    if not _ranx_used:
-        status(
-            "Computing metrics with ranx (its first run on a machine compiles them: up to a minute)", progress
-        )
-        _ranx_used = True
-
+    if progress:
+        _announce_ranx()
     qrels = {qid: docs for qid, docs in dataset.qrels.items() if qid in run.results}
     results = {qid: run.results[qid] or {"": 0.0} for qid in qrels}
     with warnings.catch_warnings():
