@@ -153,8 +153,9 @@ def load_model(
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
     ``attention``: ``auto`` packs sequences with varlen attention where the architecture
-    allows, on CPU and on CUDA with a varlen kernel (padded SDPA elsewhere); ``varlen``
-    forces packing (any device); ``sdpa``/``eager`` run padded.
+    allows, on CPU and on CUDA with a varlen kernel that takes the dtype (fp16, bf16; padded
+    SDPA elsewhere); ``varlen`` forces packing (any device and dtype: the SDPA loop where no
+    kernel takes it); ``sdpa``/``eager`` run padded.
     """
     source = resolve_model(name)
     if source.needs_remote_code and not trust_remote_code:
@@ -183,7 +184,7 @@ def load_model(
             f"supported: {', '.join(sorted(PACKABLE_MODEL_TYPES))}"
         )
     use_varlen = attention == "varlen" or (
-        attention == "auto" and packable and packs_by_default(torch_device)
+        attention == "auto" and packable and packs_by_default(torch_device, torch_dtype)
     )
     implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
     try:
@@ -211,7 +212,7 @@ def load_model(
     quantization = int8_mode(dtype)
     if quantization:
         quantize_int8(model, quantization)
-    label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
+    label = f"varlen:{varlen_kernel(torch_device, torch_dtype)}" if use_varlen else model.config._attn_implementation
     logger.info(
         "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
     )
