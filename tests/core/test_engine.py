@@ -130,7 +130,9 @@ def test_overlapped_tokenisation_keeps_chunks_in_place(tiny_bert, monkeypatch):
 @pytest.mark.parametrize("flash", [False, True])
 @pytest.mark.parametrize("torch_varlen", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
-def test_auto_attention_packs_on_cuda_only_where_a_kernel_takes_the_dtype(monkeypatch, flash, torch_varlen, dtype):
+def test_auto_attention_packs_on_cuda_only_where_a_kernel_takes_the_dtype(
+    monkeypatch, flash, torch_varlen, dtype
+):
     """flash-attn and torch's varlen_attn take fp16/bf16 only: fp32 on CUDA runs padded."""
     cuda = torch.device("cuda")
     monkeypatch.setattr(varlen, "flash_attn_available", lambda: flash)

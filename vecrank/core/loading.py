@@ -212,7 +212,11 @@ def load_model(
     quantization = int8_mode(dtype)
     if quantization:
         quantize_int8(model, quantization)
-    label = f"varlen:{varlen_kernel(torch_device, torch_dtype)}" if use_varlen else model.config._attn_implementation
+    label = (
+        f"varlen:{varlen_kernel(torch_device, torch_dtype)}"
+        if use_varlen
+        else model.config._attn_implementation
+    )
     logger.info(
         "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
     )
