@@ -69,6 +69,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
     )
     parser.add_argument(
+        "--models-dir",
+        default=None,
+        help="keep the built models here and reuse them in later runs (None: a temp folder per run)",
+    )
+    parser.add_argument(
         "--out", default=None, help="JSON path (None: benchmarks/results/throughput_<device>.json)"
     )
     return parser.parse_args(argv)
