@@ -322,6 +322,8 @@ def _engine(folder: Path, device: torch.device, dtype: torch.dtype, attention: s
 
 
 def _parity_line(architecture: str, result: dict) -> str:
+    if "failed" in result:
+        return f"{architecture:<12} FAILED: {result['failed']}"
     fp32, bf16 = result["fp32_padded_vs_sentence_transformers"], result["bf16_packed_vs_fp32_padded"]
     return (
         f"{architecture:<12} fp32 padded vs ST {fp32['max_abs_diff']:.1e} "
