@@ -126,10 +126,12 @@ def test_stages_past_the_budget_are_skipped_by_their_size():
     assert plan.fits("150m", now=now) and not plan.fits("1b", now=now)
 
 
-def test_the_output_folder_must_be_named(capsys):
+def test_the_output_folder_and_stages_are_checked_first(tmp_path, capsys):
     with pytest.raises(SystemExit):
         check.parse_args(["--cpu"])
     assert "--out-dir" in capsys.readouterr().err
+    assert check.main(["--cpu", "--out-dir", str(tmp_path), "--stages", "17m,2b"]) == 2
+    assert "unknown model '2b'" in capsys.readouterr().err
 
 
 def test_bench_check_runs_offline(monkeypatch):

@@ -54,7 +54,7 @@ from .environment import machine_info, versions
 from .measure import score_agreement
 from .models import bert_tokenizer_path, model_config
 from .pairs import PairSet, make_pairs
-from .run import built_model, load_engines
+from .run import built_model, load_engines, shapes_of
 from .run import main as run_benchmark
 from .weaviate_load import DOCUMENTS_PER_REQUEST, weaviate_module_load
 
@@ -121,8 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         device = pick_device("cpu" if args.cpu else "cuda")
+        stages = args.stages.split(",") if args.stages else (CPU_STAGES if args.cpu else GPU_STAGES)
+        for name in stages:
+            shapes_of(name.removeprefix(WEAVIATE))
     except VecrankError as error:
-        print(f"gpu_check: {error} (use --cpu to run the check on CPU)", file=sys.stderr)
+        hint = " (use --cpu to run the check on CPU)" if isinstance(error, ModelError) else ""
+        print(f"gpu_check: {error}{hint}", file=sys.stderr)
         return 2
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,27 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     save = functools.partial(_save, path, report, started)
     save()
-    stages = args.stages.split(",") if args.stages else (CPU_STAGES if args.cpu else GPU_STAGES)
-    plan = StagePlan(started + args.budget_s)
     with tempfile.TemporaryDirectory(prefix="vecrank-check-") as folder:
-        for architecture in ARCHITECTURES:
-            result = run_stage(lambda a=architecture: parity(Path(folder) / "parity", a, device))
-            report["parity"][architecture] = result
-            print(_parity_line(architecture, result), flush=True)
-            save()
-        models = Path(folder) / "models"
+        check_parity(report["parity"], Path(folder) / "parity", device, save)
+        plan = StagePlan(started + args.budget_s)
         for name in stages:
-            if not plan.fits(name):
-                estimate = f"estimated {plan.estimate(name):.0f} s"
-                report["stages"][name] = {
-                    "skipped": f"{estimate} would end past --budget-s {args.budget_s:.0f}"
-                }
-            else:
-                begun = time.monotonic()
-                report["stages"][name] = run_stage(
-                    lambda n=name: throughput_stage(n, device, args, out_dir, models)
-                )
-                plan.record(name, time.monotonic() - begun)
+            report["stages"][name] = run_or_skip(name, plan, device, args, out_dir, Path(folder) / "models")
             print(f"{name}: {json.dumps(report['stages'][name])}", flush=True)
             save()
     report["passed"] = all(result.get("passed") for result in report["parity"].values()) and not any(
@@ -167,6 +155,28 @@ def main(argv: list[str] | None = None) -> int:
     save()
     print(f"check {'passed' if report['passed'] else 'FAILED'}; {report['seconds']} s; wrote {path}")
     return 0 if report["passed"] else 1
+
+
+def check_parity(results: dict, folder: Path, device: torch.device, save: Callable[[], None]) -> None:
+    """Parity of every architecture into ``results``, saved after each."""
+    for architecture in ARCHITECTURES:
+        results[architecture] = run_stage(lambda a=architecture: parity(folder, a, device))
+        print(_parity_line(architecture, results[architecture]), flush=True)
+        save()
+
+
+def run_or_skip(
+    name: str, plan: StagePlan, device: torch.device, args: argparse.Namespace, out_dir: Path, models: Path
+) -> dict:
+    """The stage's result, or why it was skipped."""
+    if not plan.fits(name):
+        return {
+            "skipped": f"estimated {plan.estimate(name):.0f} s would end past --budget-s {args.budget_s:.0f}"
+        }
+    begun = time.monotonic()
+    result = run_stage(lambda: throughput_stage(name, device, args, out_dir, models))
+    plan.record(name, time.monotonic() - begun)
+    return result
 
 
 def _save(path: Path, report: dict, started: float) -> None:
