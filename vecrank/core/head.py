@@ -22,8 +22,13 @@ def head_modules(model: PreTrainedModel) -> list[torch.nn.Module]:
 
 
 def float32_head(model: PreTrainedModel) -> None:
-    """Cast the head's weights to float32 and its inputs on the way in; a float32 model is left as it is."""
-    if model.get_input_embeddings().weight.dtype == torch.float32:
+    """Cast a sequence classifier's head to float32, and its inputs on the way in.
+
+    A float32 model, and any model but a ``...ForSequenceClassification`` (whose head could be
+    a whole vocabulary), are left as they are.
+    """
+    half = model.get_input_embeddings().weight.dtype != torch.float32
+    if not half or not type(model).__name__.endswith("ForSequenceClassification"):
         return
     for module in head_modules(model):
         module.float()
