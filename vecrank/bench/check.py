@@ -213,9 +213,11 @@ class StagePlan:
         return scale * prior_seconds(name)
 
     def fits(self, name: str, now: float | None = None) -> bool:
+        """Whether stage ``name``, started ``now``, is expected to end before the deadline."""
         return (time.monotonic() if now is None else now) + self.estimate(name) <= self.deadline
 
     def record(self, name: str, seconds: float) -> None:
+        """Stage ``name`` took ``seconds``."""
         self.expected_so_far += prior_seconds(name)
         self.seconds_so_far += seconds
 
@@ -242,19 +244,7 @@ def throughput_stage(
     sizes = ["--max-length", "128", "--repeats", "1", "--latency-queries", "1"] if args.cpu else []
     common = ["--device", device.type, "--models-dir", str(models), *sizes]
     if name.startswith(WEAVIATE):
-        bench_args = options.parse_args(common)
-        shape = name.removeprefix(WEAVIATE)
-        dtype = pick_dtype(bench_args.dtype, device)
-        engines = load_engines(built_model(shape, models, bench_args.seed, device), bench_args, device, dtype)
-        tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
-        requests = max(2, pairs // DOCUMENTS_PER_REQUEST)
-        pair_set = make_pairs(
-            tokenizer,
-            requests * DOCUMENTS_PER_REQUEST,
-            candidates=DOCUMENTS_PER_REQUEST,
-            max_length=bench_args.max_length,
-        )
-        return weaviate_module_load(engines, pair_set, WEAVIATE_CONCURRENT, bench_args, device)
+        return weaviate_stage(name.removeprefix(WEAVIATE), pairs, options.parse_args(common), device, models)
     path = out_dir / f"throughput_{device.type}.json"
     status = run_benchmark([*common, "--models", name, "--pairs", str(pairs), "--out", str(path)])
     if status != 0:
@@ -329,6 +319,22 @@ def _engine(folder: Path, device: torch.device, dtype: torch.dtype, attention: s
     return CrossEncoderReranker(
         str(folder), device=str(device), dtype=dtype, attention=attention, max_length=PARITY_MAX_LENGTH
     )
+
+
+def weaviate_stage(
+    shape: str, pairs: int, args: argparse.Namespace, device: torch.device, models: Path
+) -> dict:
+    """Requests of 32 documents on ``shape``: see :mod:`vecrank.bench.weaviate_load`."""
+    dtype = pick_dtype(args.dtype, device)
+    engines = load_engines(built_model(shape, models, args.seed, device), args, device, dtype)
+    requests = max(2, pairs // DOCUMENTS_PER_REQUEST)
+    pair_set = make_pairs(
+        AutoTokenizer.from_pretrained(bert_tokenizer_path()),
+        requests * DOCUMENTS_PER_REQUEST,
+        candidates=DOCUMENTS_PER_REQUEST,
+        max_length=args.max_length,
+    )
+    return weaviate_module_load(engines, pair_set, WEAVIATE_CONCURRENT, args)
 
 
 def _parity_line(architecture: str, result: dict) -> str:

@@ -21,7 +21,7 @@ DOCUMENTS_PER_REQUEST = 32
 
 
 def weaviate_module_load(
-    engines: tuple, pair_set: PairSet, concurrent: int, args: argparse.Namespace, device: torch.device
+    engines: tuple, pair_set: PairSet, concurrent: int, args: argparse.Namespace
 ) -> dict:
     """Pairs/s of each way of serving ``pair_set``'s requests, and how vecrank's scores agree."""
     st, ours = engines

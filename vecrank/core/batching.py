@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from itertools import chain
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -86,10 +87,13 @@ def pack_batches(
     return batches
 
 
+Batch = TypeVar("Batch", bound="_DeviceBatch")
+
+
 class _DeviceBatch:
     """Moves every tensor field of a batch dataclass to a device (pinned, non-blocking on CUDA)."""
 
-    def to(self, device: torch.device):
+    def to(self: Batch, device: torch.device) -> Batch:
         """This batch with all its tensors on ``device``."""
         moved = {
             field.name: to_device(value, device)
