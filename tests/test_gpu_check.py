@@ -45,11 +45,12 @@ def test_check_runs_on_cpu_with_only_what_the_gpu_machine_has(tmp_path):
     report = json.loads((out / "check_cpu.json").read_text())
     assert report["passed"] and report["device"] == "cpu"
     assert report["versions"]["flash-attn"] is None
-    assert set(report["parity"]) == {"bert", "xlm-roberta", "deberta-v2", "modernbert"}
+    assert set(report["parity"]) == {"bert", "xlm-roberta", "deberta-v2", "modernbert", "jinabert"}
     modernbert = report["parity"]["modernbert"]
     assert modernbert["longest_pair_tokens"] > 2 * modernbert["sliding_window"]
     assert modernbert["attention"]["bf16_packed"].startswith("varlen")
     assert modernbert["fp32_padded_vs_sentence_transformers"]["max_abs_diff"] <= 1e-4
+    assert report["parity"]["jinabert"]["attention"]["bf16_packed"] == "varlen:sdpa-loop"
     assert list(report["stages"]) == list(check.CPU_STAGES)
     for name in ("tiny", "tiny@10>tiny"):
         assert report["stages"][name]["same_order"] and report["stages"][name]["ratio"] > 0
@@ -73,9 +74,16 @@ def passing_parity(root: Path, architecture: str, device: torch.device) -> dict:
     }
 
 
+def pass_parity(monkeypatch) -> None:
+    monkeypatch.setattr(check, "parity", passing_parity)
+    monkeypatch.setattr(
+        check, "jinabert_parity", lambda root, device: passing_parity(root, "jinabert", device)
+    )
+
+
 def test_check_saves_its_json_after_every_stage(tmp_path, monkeypatch):
     """A run cut short (here after its first throughput stage) keeps parity and that stage."""
-    monkeypatch.setattr(check, "parity", passing_parity)
+    pass_parity(monkeypatch)
     seen: list[str] = []
 
     def stage(name, device, args, out_dir, models):
@@ -95,12 +103,13 @@ def test_check_saves_its_json_after_every_stage(tmp_path, monkeypatch):
         "xlm-roberta",
         "deberta-v2",
         "modernbert",
+        "jinabert",
     ]
     assert saved["stages"] == {"tiny": {"ratio": 2.0}}
 
 
 def test_a_crashed_stage_is_recorded_and_the_next_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(check, "parity", passing_parity)
+    pass_parity(monkeypatch)
 
     def stage(name, device, args, out_dir, models):
         if name == "tiny":

@@ -9,6 +9,8 @@ Stages, most important first:
    DeBERTa-v2, ModernBERT with pairs longer than its sliding window): sentence-transformers
    ``CrossEncoder`` in fp32 against vecrank fp32 padded (within 1e-4, same order), and vecrank
    bf16 packed (varlen) against vecrank fp32 padded (within 5e-2, same order beyond that gap).
+   JinaBERT (ALiBi, 6 heads; packed with flash-attn's ``alibi_slopes`` where importable) the same
+   way, with vecrank's fp32 padded path on CPU as the reference.
 2. Throughput (:mod:`vecrank.bench.run`) on the Ettin 17m, 150m and 1b shapes, merged into
    ``DIR/throughput_<device>.json`` model by model.
 3. The Weaviate-module load shape on MiniLM-L6 (:mod:`vecrank.bench.weaviate_load`).
@@ -48,7 +50,7 @@ from ..cascade import parse_stages
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device, pick_dtype
 from ..errors import ModelError, VecrankError
-from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_tiny_model
+from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_jinabert, build_tiny_model
 from . import options
 from .environment import machine_info, versions
 from .measure import score_agreement
@@ -163,6 +165,9 @@ def check_parity(results: dict, folder: Path, device: torch.device, save: Callab
         results[architecture] = run_stage(lambda a=architecture: parity(folder, a, device))
         print(_parity_line(architecture, results[architecture]), flush=True)
         save()
+    results["jinabert"] = run_stage(lambda: jinabert_parity(folder, device))
+    print(_parity_line("jinabert", results["jinabert"]), flush=True)
+    save()
 
 
 def run_or_skip(
@@ -306,13 +311,44 @@ def parity(root: Path, architecture: str, device: torch.device) -> dict:
         "sliding_window": MODERNBERT_LOCAL_ATTENTION if architecture == "modernbert" else None,
         "fp32_padded_vs_sentence_transformers": fp32_vs_st,
         "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
-        "passed": bool(
-            fp32_vs_st["max_abs_diff"] <= FP32_TOLERANCE
-            and fp32_vs_st["same_order"]
-            and bf16_vs_fp32["max_abs_diff"] <= BF16_TOLERANCE
-            and bf16_vs_fp32["same_order"]
-        ),
+        "passed": _passed(fp32_vs_st, bf16_vs_fp32),
     }
+
+
+def jinabert_parity(root: Path, device: torch.device) -> dict:
+    """JinaBERT (6 heads, ALiBi): vecrank fp32 padded on CPU, on the device, and bf16 packed on the device.
+
+    sentence-transformers could load it only with the hub's code; the padded fp32 path on CPU is the
+    reference (the tests check it against the architecture written out plainly).
+    """
+    folder = build_jinabert(root / "jinabert", heads=6, hidden=48, max_position_embeddings=PARITY_MAX_LENGTH)
+    pairs = parity_pairs()
+    reference = _engine(folder, torch.device("cpu"), torch.float32, "sdpa").predict(pairs)
+    padded = _engine(folder, device, torch.float32, "sdpa")
+    packed = _engine(folder, device, torch.bfloat16, "varlen")
+    fp32 = padded.predict(pairs, batch_tokens=1024)
+    bf16 = packed.predict(pairs, batch_tokens=1024)
+    group = PairSet(pairs, 1, len(pairs))
+    fp32_vs_cpu = score_agreement(fp32, reference, group, FP32_TOLERANCE)
+    bf16_vs_fp32 = score_agreement(bf16, fp32, group, BF16_TOLERANCE)
+    return {
+        "attention": {"fp32_padded": padded.loaded.attention, "bf16_packed": packed.loaded.attention},
+        "pairs": len(pairs),
+        "longest_pair_tokens": int(max(padded.tokenize(pairs).lengths)),
+        "fp32_padded_vs_sentence_transformers": fp32_vs_cpu,  # the CPU fp32 padded path stands in for ST
+        "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
+        "passed": _passed(fp32_vs_cpu, bf16_vs_fp32),
+    }
+
+
+def _passed(fp32: dict, bf16: dict) -> bool:
+    """Both agreements within their tolerance and in the same order."""
+    return bool(
+        fp32["max_abs_diff"] <= FP32_TOLERANCE
+        and fp32["same_order"]
+        and bf16["max_abs_diff"] <= BF16_TOLERANCE
+        and bf16["same_order"]
+    )
 
 
 def _engine(folder: Path, device: torch.device, dtype: torch.dtype, attention: str) -> CrossEncoderReranker:

@@ -226,7 +226,12 @@ def _segment_mean(hidden: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tenso
 
 
 def packed_logits(model: PreTrainedModel, batch: PackedBatch) -> torch.Tensor:
-    """Run a sequence-classification model on a packed batch already on its device; (N, labels) logits."""
+    """Run a sequence-classification model on a packed batch already on its device; (N, labels) logits.
+
+    A model of vecrank's own (JinaBERT) runs packed batches itself, through its ``packed_logits``.
+    """
+    if hasattr(model, "packed_logits"):
+        return model.packed_logits(batch)
     config = model.config
     cu_seqlens = batch.cu_seqlens
     inputs = {
