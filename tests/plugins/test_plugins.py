@@ -10,7 +10,7 @@ import pytest
 
 import vecrank
 from vecrank import PluginError, RerankError, load_config
-from vecrank.adapters import RerankPipeline, RerankRequest
+from vecrank.adapters import QueryCandidates, RerankPipeline
 from vecrank.candidate import Candidate
 from vecrank.cli import main as cli_main
 from vecrank.plugins import manager
@@ -61,7 +61,7 @@ def candidates(texts):
 
 def rerank(config: dict, texts, query="q"):
     pipeline = RerankPipeline(load_config(config))
-    [ordered] = pipeline.rerank("docs", [RerankRequest(query, candidates(texts))])
+    [ordered] = pipeline.rerank("docs", [QueryCandidates(query, candidates(texts))])
     return ordered
 
 
@@ -210,11 +210,11 @@ def test_template_text(fresh_plugins):
         load_config({"defaults": {"model": "minilm-bi", "template": "{title}: {text}"}})
     )
     hit = Candidate(id=7, payload={"title": "Keys", "text": "rotate"}, vector_score=1.0, position=0)
-    pipeline.rerank("docs", [RerankRequest("q", [hit])])
+    pipeline.rerank("docs", [QueryCandidates("q", [hit])])
     assert recorder.seen[0] == ("q", "Keys: rotate")
     missing = Candidate(id=8, payload={"text": "rotate"}, vector_score=1.0, position=0)
     with pytest.raises(vecrank.MissingTextError, match="hit 8 has no field 'title'"):
-        pipeline.rerank("docs", [RerankRequest("q", [missing])])
+        pipeline.rerank("docs", [QueryCandidates("q", [missing])])
 
 
 class AsyncScores:
@@ -236,7 +236,7 @@ async def test_hook_vecrank_arerank_is_awaited_by_async_callers_only(fresh_plugi
     manager.register_plugin(AsyncScores(), name="async-scores")
     pipeline = RerankPipeline(load_config({"defaults": {"model": "minilm-bi"}}))
     texts = ["bb", "a", "ccc"]
-    [awaited] = await pipeline.arerank("docs", [RerankRequest("q", candidates(texts))])
-    [called] = pipeline.rerank("docs", [RerankRequest("q", candidates(texts))])
+    [awaited] = await pipeline.arerank("docs", [QueryCandidates("q", candidates(texts))])
+    [called] = pipeline.rerank("docs", [QueryCandidates("q", candidates(texts))])
     assert [c.payload["text"] for c in awaited] == ["ccc", "bb", "a"]
     assert [c.payload["text"] for c in called] == ["a", "bb", "ccc"]

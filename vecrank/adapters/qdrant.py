@@ -17,8 +17,8 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
-from ..candidate import Candidate
-from .pipeline import RerankRequest, regroup
+from ..candidate import Candidate, to_candidates
+from .pipeline import DEFAULT_LIMIT, QueryCandidates, regroup
 from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 
@@ -88,11 +88,14 @@ class QueryPlan:
     payload: PayloadPlan | None
 
 
-def to_candidates(points: Sequence[models.ScoredPoint]) -> list[Candidate]:
-    return [
-        Candidate(id=point.id, payload=point.payload or {}, vector_score=point.score, position=i, hit=point)
-        for i, point in enumerate(points)
-    ]
+def point_candidates(points: Sequence[models.ScoredPoint]) -> list[Candidate]:
+    """The points as the pipeline's candidates, in Qdrant's order."""
+    return to_candidates(
+        points,
+        id_of=lambda point: point.id,
+        payload_of=lambda point: point.payload or {},
+        vector_score_of=lambda point: point.score,
+    )
 
 
 def to_point(candidate: Candidate, payload: PayloadPlan) -> models.ScoredPoint:
@@ -136,7 +139,7 @@ class _QdrantReranking(RerankingProxy):
     def _plan(
         self, collection: str, text: str | None, offset: int | None, limit: int | None, with_payload: Any
     ) -> QueryPlan:
-        offset, limit = offset or 0, 10 if limit is None else limit
+        offset, limit = offset or 0, DEFAULT_LIMIT if limit is None else limit
         payload = plan_payload(with_payload, self._self_pipeline.text_fields(collection))
         return QueryPlan(text, offset, limit, payload)
 
@@ -209,7 +212,7 @@ class RerankingQdrantClient(_QdrantReranking):
         plan = self._prepare_call("query_points", arguments, text)
         response = call_plain(self.__wrapped__.query_points, **arguments)
         [ordered] = self._self_pipeline.rerank(
-            collection, [RerankRequest(text, to_candidates(response.points))]
+            collection, [QueryCandidates(text, point_candidates(response.points))]
         )
         points = self._reread(collection, plan, self._cut(plan, ordered))
         return response.model_copy(update={"points": points})
@@ -227,7 +230,7 @@ class RerankingQdrantClient(_QdrantReranking):
         prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
         arguments["requests"] = [request for _, request in prepared]
         responses = call_plain(self.__wrapped__.query_batch_points, **arguments)
-        batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
+        batch = [QueryCandidates(t, point_candidates(r.points)) for t, r in zip(texts, responses)]
         orders = self._self_pipeline.rerank(collection, batch)
         return [
             response.model_copy(update={"points": self._reread(collection, plan, self._cut(plan, ordered))})
@@ -246,8 +249,8 @@ class RerankingQdrantClient(_QdrantReranking):
             return call_plain(self.__wrapped__.query_points_groups, **arguments)
         plan = self._prepare_call("query_points_groups", arguments, text)
         result = call_plain(self.__wrapped__.query_points_groups, **arguments)
-        hits = to_candidates([hit for group in result.groups for hit in group.hits])
-        [ordered] = self._self_pipeline.rerank(collection, [RerankRequest(text, hits)])
+        hits = point_candidates([hit for group in result.groups for hit in group.hits])
+        [ordered] = self._self_pipeline.rerank(collection, [QueryCandidates(text, hits)])
         groups = [
             group.model_copy(update={"hits": self._reread(collection, plan, group.hits)})
             for group in self._regroup(plan, result.groups, ordered)
@@ -279,7 +282,7 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
             return await acall_plain(self.__wrapped__.query_points, **arguments)
         plan = self._prepare_call("query_points", arguments, text)
         response = await acall_plain(self.__wrapped__.query_points, **arguments)
-        requests = [RerankRequest(text, to_candidates(response.points))]
+        requests = [QueryCandidates(text, point_candidates(response.points))]
         [ordered] = await self._self_pipeline.arerank(collection, requests)
         points = await self._reread(collection, plan, self._cut(plan, ordered))
         return response.model_copy(update={"points": points})
@@ -297,7 +300,7 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
         arguments["requests"] = [request for _, request in prepared]
         responses = await acall_plain(self.__wrapped__.query_batch_points, **arguments)
-        batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
+        batch = [QueryCandidates(t, point_candidates(r.points)) for t, r in zip(texts, responses)]
         orders = await self._self_pipeline.arerank(collection, batch)
         return [
             response.model_copy(
@@ -318,8 +321,8 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
             return await acall_plain(self.__wrapped__.query_points_groups, **arguments)
         plan = self._prepare_call("query_points_groups", arguments, text)
         result = await acall_plain(self.__wrapped__.query_points_groups, **arguments)
-        hits = to_candidates([hit for group in result.groups for hit in group.hits])
-        [ordered] = await self._self_pipeline.arerank(collection, [RerankRequest(text, hits)])
+        hits = point_candidates([hit for group in result.groups for hit in group.hits])
+        [ordered] = await self._self_pipeline.arerank(collection, [QueryCandidates(text, hits)])
         groups = [
             group.model_copy(update={"hits": await self._reread(collection, plan, group.hits)})
             for group in self._regroup(plan, result.groups, ordered)

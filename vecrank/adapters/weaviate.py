@@ -44,8 +44,8 @@ from weaviate.collections.collections.base import _CollectionsBase
 from weaviate.collections.collections.sync import _Collections
 from weaviate.collections.query import _QueryCollection
 
-from ..candidate import Candidate
-from .pipeline import RerankPipeline, RerankRequest, regroup
+from ..candidate import Candidate, to_candidates
+from .pipeline import DEFAULT_LIMIT, QueryCandidates, RerankPipeline, regroup
 from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 __all__ = [
@@ -60,8 +60,6 @@ __all__ = [
     "RerankingWeaviateClient",
     "wrap_weaviate",
 ]
-
-DEFAULT_LIMIT = 10  # what Weaviate returns when a query sets no limit (QUERY_DEFAULTS_LIMIT)
 
 
 class Search(NamedTuple):
@@ -167,19 +165,15 @@ class SearchPlan:
     score_added: bool
     groups: int | None = None  # group_by: the number of groups the caller asked for
 
-    def request(self, result: QueryReturn | GroupByReturn) -> RerankRequest:
+    def request(self, result: QueryReturn | GroupByReturn) -> QueryCandidates:
         """The server's objects as the pipeline's candidates, in server order."""
-        candidates = [
-            Candidate(
-                id=uuid.UUID(int=obj.uuid.int),  # a plain UUID, so messages read UUID('...')
-                payload=obj.properties,
-                vector_score=self._database_score(obj),
-                position=i,
-                hit=obj,
-            )
-            for i, obj in enumerate(result.objects)
-        ]
-        return RerankRequest(self.text, candidates)
+        candidates = to_candidates(
+            result.objects,
+            id_of=lambda obj: uuid.UUID(int=obj.uuid.int),  # a plain UUID, so messages read UUID('...')
+            payload_of=lambda obj: obj.properties,
+            vector_score_of=self._database_score,
+        )
+        return QueryCandidates(self.text, candidates)
 
     def finish(self, result: Any, ordered: list[Candidate]) -> Any:
         """A copy of ``result`` (its own type): objects ``offset``..``offset + limit``, or regrouped."""

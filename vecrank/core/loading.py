@@ -11,10 +11,11 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..errors import ModelError
+from ..models import ModelSource, resolve_model
 from .first_token import first_token_only
+from .hub import cached_locally, hub_reachable
 from .modernbert import pack_layers
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
-from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)

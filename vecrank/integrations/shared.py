@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters.pipeline import RerankPipeline, RerankRequest
-from ..candidate import Candidate
-from ..config import VecrankConfig, load_config
+from ..adapters.pipeline import QueryCandidates, RerankPipeline
+from ..candidate import Candidate, to_candidates
+from ..config import VecrankConfig
+from ..config_loading import load_config
 
 ConfigSource = str | os.PathLike | Mapping | VecrankConfig | RerankPipeline | None
 
@@ -127,23 +128,19 @@ class FrameworkReranker:
         [ordered] = await self.pipeline.arerank(collection, [request])
         return _cut(_ranked(ordered), top_n)
 
-    def _request(self, collection: str, query: str, hits: Sequence[Hit]) -> RerankRequest | None:
+    def _request(self, collection: str, query: str, hits: Sequence[Hit]) -> QueryCandidates | None:
         """The pipeline request, or None where the hits pass through (disabled, no query, no hits)."""
         query = self.pipeline.query_text(query, "query")
         if not hits or not self.pipeline.should_rerank(collection, [query]):
             return None
         text_field = self.pipeline.settings(collection).text_field
-        candidates = [
-            Candidate(
-                id=hit.id,
-                payload=_payload(hit, text_field),
-                vector_score=hit.vector_score,
-                position=position,
-                hit=hit,
-            )
-            for position, hit in enumerate(hits)
-        ]
-        return RerankRequest(query, candidates)
+        candidates = to_candidates(
+            hits,
+            id_of=lambda hit: hit.id,
+            payload_of=lambda hit: _payload(hit, text_field),
+            vector_score_of=lambda hit: hit.vector_score,
+        )
+        return QueryCandidates(query, candidates)
 
 
 def _payload(hit: Hit, text_field: str) -> dict[str, Any]:

@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ..config import CollectionConfig, RemoteConfig, is_remote_model
+from ..config import CollectionConfig, RemoteConfig
 from ..errors import RerankError
 from ..hookspecs import hookimpl
+from ..models import is_remote_model
 
 PATHS = {"vecrank": "/rerank", "tei": "/rerank", "cohere": "/v2/rerank", "jina": "/v1/rerank"}
 API_KEY_ENVS = {
