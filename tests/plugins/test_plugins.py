@@ -137,6 +137,20 @@ def test_reranker_error_is_a_rerank_error_naming_the_plugin(fresh_plugins):
         rerank({"defaults": {"model": "minilm-bi"}}, ["a"])
 
 
+class Wrapping:
+    @vecrank.hookimpl(wrapper=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        return (yield)
+
+
+def test_a_hook_wrapper_is_refused_and_left_out(fresh_plugins):
+    with pytest.raises(PluginError, match="plugin 'wrapping': vecrank_rerank is a hook wrapper"):
+        manager.register_plugin(Wrapping(), name="wrapping")
+    assert manager.get_plugin_manager().get_plugin("wrapping") is None
+    manager.register_plugin(FixedScores([0.0, 1.0]), name="fixed")
+    assert [c.text for c in rerank({"defaults": {"model": "minilm-bi"}}, ["a", "b"])] == ["b", "a"]
+
+
 class FixedScores:
     """Answers ``vecrank_rerank`` with given scores, so post-processing can be checked exactly."""
 

@@ -13,7 +13,7 @@ from typing import Any
 import pluggy
 
 from ..config import CollectionConfig
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, PluginError
 from ..models import is_remote_model, resolve_model
 from .discovery import DEFAULT_PLUGINS, LOAD_PLUGINS_ENV, build_plugin_manager
 from .hooks import check_no_wrappers
@@ -85,10 +85,15 @@ def get_reranker_registry() -> RerankerRegistry:
 
 
 def register_plugin(plugin: object, name: str) -> None:
-    """Register a plugin object at run time (and its rerankers)."""
+    """Register a plugin object at run time (and its rerankers); one that fails to register is left out."""
     plugins = loaded_plugins()
     plugins.pm.register(plugin, name=name)
-    plugins.changed()
+    try:
+        plugins.changed()
+    except PluginError:
+        plugins.pm.unregister(name=name)
+        plugins.changed()
+        raise
 
 
 def unregister_plugin(name: str) -> None:
