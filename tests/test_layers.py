@@ -165,3 +165,16 @@ def test_the_checks_see_function_imports_and_skip_type_checking(tmp_path):
     tree = ast.parse(source)
     names = [node.module for node in _import_nodes(tree)]
     assert names == ["typing", "vecrank.plugins"]
+
+
+def test_import_vecrank_loads_no_torch_pydantic_pluggy_or_plugin():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vecrank\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'pydantic', 'pluggy', 'vecrank.plugins')"
+        " if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Names whose modules import torch, transformers, pydantic, pluggy or the plugins: loaded on first
-# use, so that `import vecrank` and `vecrank --version` stay fast, and the engine runs without pydantic.
+# Every other name is loaded on first use: `import vecrank` imports only errors and extras (no
+# torch, pydantic, pluggy or plugin), so it and `vecrank --version` stay fast (tests/test_layers.py).
 _LAZY = {
     "hookimpl": "vecrank.hookspecs",
     "MODEL_ALIASES": "vecrank.models",
