@@ -40,10 +40,12 @@ def registered(plugin: Any, name: str) -> Iterator[Any]:
 
 
 class EngineCalls:
-    """Records the collection and pair count of every ``vecrank_rerank`` call; the built-in engine scores."""
+    """Records the collection, pair count and settings of every ``vecrank_rerank`` call; the built-in
+    engine scores."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
+        self.configs: list[Any] = []
 
     @property
     def pairs(self) -> list[int]:
@@ -53,6 +55,7 @@ class EngineCalls:
     @vecrank.hookimpl(tryfirst=True)
     def vecrank_rerank(self, collection, pairs, config):
         self.calls.append((collection, len(pairs)))
+        self.configs.append(config)
 
 
 class BrokenEngine:

@@ -16,6 +16,7 @@ from engine_fixtures import EngineCalls, registered
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import Rerank
+from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
 from weaviate.collections.query import _QueryCollection, _QueryCollectionAsync
 
 import vecrank
@@ -32,6 +33,8 @@ PATCHED = [
     (AsyncQdrantClient, "query_batch_points"),
     (_QueryCollection, "near_text"),
     (_QueryCollectionAsync, "fetch_objects"),
+    (_GenerateCollection, "near_text"),
+    (_GenerateCollectionAsync, "hybrid"),
 ]
 
 
@@ -145,6 +148,13 @@ async def test_existing_weaviate_clients_are_reranked(
             assert all(obj.metadata.rerank_score is not None for obj in result.objects)
         fetched = notes.query.fetch_objects(limit=2, rerank=Rerank(prop="body", query=TEXT))
         assert all(obj.metadata.rerank_score is not None for obj in fetched.objects)
+        for generated in (
+            notes.generate.near_text(TEXT, limit=3, single_prompt="{body}"),
+            await anotes.generate.near_text(TEXT, limit=3, single_prompt="{body}"),
+        ):
+            assert [o.uuid for o in generated.objects] == [o.uuid for o in result.objects]
+            assert all(o.metadata.rerank_score is not None for o in generated.objects)
+            assert [o.generated for o in generated.objects] == [o.properties["body"] for o in result.objects]
         vecrank.uninstrument()
         again = notes.query.near_text(TEXT, limit=3)
         assert [o.uuid for o in again.objects] == [o.uuid for o in plain.objects]

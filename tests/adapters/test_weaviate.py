@@ -9,6 +9,7 @@ sorted, and cut.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import uuid
@@ -407,11 +408,12 @@ async def test_weighted_fusion_uses_the_distance_even_when_not_asked_for(backend
     docs = backend.collection(fusion="weighted", fusion_weight=0.7)
     result = await resolve(docs.query.near_text(TEXT, limit=5))
     candidates = await fetch(backend.unwrapped(), "near_text", TEXT, limit=20)
-    rerank = _minmax([float(s) for s in engine.predict([(TEXT, o.properties["text"]) for o in candidates])])
+    raw = [float(s) for s in engine.predict([(TEXT, o.properties["text"]) for o in candidates])]
     vector = _minmax([-o.metadata.distance for o in candidates])
-    fused = [0.7 * r + 0.3 * v for r, v in zip(rerank, vector)]
+    fused = [0.7 * r + 0.3 * v for r, v in zip(_minmax(raw), vector)]
     best = sorted(range(len(candidates)), key=lambda i: -fused[i])[:5]
-    assert_reranked(result.objects, [(candidates[i], fused[i]) for i in best])
+    # Ordered by the fused score; ``rerank_score`` stays the raw reranker score.
+    assert_reranked(result.objects, [(candidates[i], raw[i]) for i in best])
     assert all(o.metadata.distance is None for o in result.objects)
 
 
@@ -600,7 +602,7 @@ async def test_context_managers(standin: WeaviateStandIn, tiny_bert: Path) -> No
 
 
 async def test_sync_async_parity(
-    sync_client: WeaviateClient, async_client: WeaviateAsyncClient, tiny_bert
+    sync_client: WeaviateClient, async_client: WeaviateAsyncClient, tiny_bert, engine
 ) -> None:
     """Identical inputs give identical outputs."""
     outputs = {}
@@ -621,4 +623,82 @@ async def test_sync_async_parity(
         ]
         outputs[name] = [(await resolve(call)).objects for call in calls]
     assert outputs["sync"] == outputs["async"]
-    assert all(0 < o.metadata.rerank_score < 1 for objects in outputs["async"] for o in objects)
+    # Normalised with sigmoid, ordered as the raw score is; ``rerank_score`` is the raw score.
+    objects = outputs["async"][3]
+    raw = [float(s) for s in engine.predict([(ASK, o.properties["text"]) for o in objects])]
+    assert [o.metadata.rerank_score for o in objects] == pytest.approx(raw, abs=1e-5)
+
+
+# --- generate (retrieval-augmented generation) ---------------------------------------------------------
+# The stand-in's generative module answers with the prompt it was given: a single prompt with the
+# object's properties filled in, a grouped task followed by the JSON of the objects it was given.
+
+
+def grouped_context(generated: str, task: str) -> list[dict[str, Any]]:
+    """The objects' properties a grouped task was given, as the stand-in's echo reports them."""
+    head, context = generated.split("\n", 1)
+    assert head == task
+    return json.loads(context)
+
+
+async def test_generate_reranks_then_generates_over_exactly_the_reranked_page(
+    backend: Backend, engine, standin: WeaviateStandIn
+) -> None:
+    docs = backend.collection()
+    result = await resolve(
+        docs.generate.near_text(
+            TEXT,
+            offset=1,
+            limit=3,
+            single_prompt="About {title}",
+            grouped_task="Summarise",
+            grouped_properties=["title"],
+            return_metadata=["distance"],
+        )
+    )
+    search, generation = standin.requests[-2:]
+    assert not search.HasField("generative") and search.limit == 16  # candidates for offset + limit
+    assert generation.HasField("generative") and generation.HasField("filters") and generation.limit == 3
+    candidates = await fetch(backend.unwrapped(), "near_text", TEXT, limit=16)
+    expected = manual_rerank(engine, TEXT, candidates)[1:4]
+    assert_reranked(result.objects, expected)  # in the reranked order, raw rerank scores
+    for obj, (hit, _) in zip(result.objects, expected):
+        assert obj.generated == f"About {hit.properties['title']}"
+        assert obj.properties == hit.properties and obj.metadata.distance == hit.metadata.distance
+    # The grouped task saw exactly the reranked page (in the order the server fetched it by id).
+    page = sorted((hit for hit, _ in expected), key=lambda hit: hit.properties["n"])
+    assert grouped_context(result.generated, "Summarise") == [{"title": h.properties["title"]} for h in page]
+    assert result.generative.text == result.generated
+
+
+async def test_generate_with_rerank_on_a_vector_search(backend: Backend, engine) -> None:
+    docs = backend.collection()
+    rerank = Rerank(prop="title", query=ASK)
+    result = await resolve(docs.generate.near_vector(QUERY, limit=2, rerank=rerank, single_prompt="{text}"))
+    candidates = await fetch(backend.unwrapped(), "near_vector", QUERY, limit=8)
+    expected = manual_rerank(engine, ASK, candidates, prop="title")[:2]
+    assert_reranked(result.objects, expected)
+    assert [obj.generated for obj in result.objects] == [hit.properties["text"] for hit, _ in expected]
+    assert result.generated is None
+
+
+async def test_generate_without_a_rerank_text_goes_to_the_server_unchanged(
+    backend: Backend, standin: WeaviateStandIn
+) -> None:
+    docs = backend.collection()
+    result = await resolve(docs.generate.near_vector(QUERY, limit=3, grouped_task="Summarise"))
+    assert standin.last_request.limit == 3 and standin.last_request.HasField("generative")
+    plain = await resolve(backend.unwrapped().generate.near_vector(QUERY, limit=3, grouped_task="Summarise"))
+    assert [o.uuid for o in result.objects] == [o.uuid for o in plain.objects]
+    assert result.generated == plain.generated
+    assert all(o.metadata.rerank_score is None for o in result.objects)
+
+
+async def test_generate_with_group_by_is_refused_with_what_to_do(
+    backend: Backend, standin: WeaviateStandIn
+) -> None:
+    sent = len(standin.requests)
+    group_by = GroupBy(prop="group", number_of_groups=2, objects_per_group=2)
+    with pytest.raises(vecrank.RerankError, match=r"group_by.*query\.near_text\(group_by=\.\.\.\)"):
+        await resolve(backend.collection().generate.near_text(TEXT, group_by=group_by, grouped_task="x"))
+    assert len(standin.requests) == sent  # refused before anything reached the server

@@ -25,6 +25,7 @@ from weaviate.classes.query import Rerank
 from weaviate.collections import Collection, CollectionAsync
 from weaviate.collections.collections.async_ import _CollectionsAsync
 from weaviate.collections.collections.sync import _Collections
+from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
 from weaviate.collections.query import _QueryCollection, _QueryCollectionAsync
 
 import vecrank
@@ -66,11 +67,17 @@ def plain(
     return sync_client if request.param == "sync" else async_client
 
 
-def _kinds(client: Any) -> tuple[type, type, type, type]:
-    """The plain client's own classes: client, collections, collection, query namespace."""
+def _kinds(client: Any) -> tuple[type, type, type, type, type]:
+    """The plain client's own classes: client, collections, collection, query and generate namespaces."""
     if isinstance(client, WeaviateAsyncClient):
-        return WeaviateAsyncClient, _CollectionsAsync, CollectionAsync, _QueryCollectionAsync
-    return WeaviateClient, _Collections, Collection, _QueryCollection
+        return (
+            WeaviateAsyncClient,
+            _CollectionsAsync,
+            CollectionAsync,
+            _QueryCollectionAsync,
+            _GenerateCollectionAsync,
+        )
+    return WeaviateClient, _Collections, Collection, _QueryCollection, _GenerateCollection
 
 
 async def _searches(client: Any) -> list:
@@ -93,12 +100,13 @@ def _same(a: list, b: list) -> bool:
 
 
 async def test_every_wrapped_object_is_an_instance_of_the_plain_class(plain: Any) -> None:
-    client_type, collections_type, collection_type, query_type = _kinds(plain)
+    client_type, collections_type, collection_type, query_type, generate_type = _kinds(plain)
     wrapped = vecrank.wrap(plain)
     notes = wrapped.collections.get("Notes")
     assert isinstance(wrapped, client_type) and wrapped.__wrapped__ is plain
     assert isinstance(wrapped.collections, collections_type)
     assert isinstance(notes, collection_type) and isinstance(notes.query, query_type)
+    assert isinstance(notes.generate, generate_type)
     assert isinstance(wrapped.collections.use("Notes"), collection_type)
     tenant = notes.with_tenant("a")
     assert isinstance(tenant, collection_type) and type(tenant) is type(notes)
@@ -107,6 +115,7 @@ async def test_every_wrapped_object_is_an_instance_of_the_plain_class(plain: Any
     assert notes._connection is plain._connection and notes.query._name == "Notes"
     # one proxy per wrapped attribute, as the plain attribute is one object
     assert wrapped.collections is wrapped.collections and notes.query is notes.query
+    assert notes.generate is notes.generate
 
 
 async def test_dir_and_signatures_are_the_plain_ones_plus_vecrank_keywords(plain: Any) -> None:
@@ -114,14 +123,15 @@ async def test_dir_and_signatures_are_the_plain_ones_plus_vecrank_keywords(plain
     notes, plain_notes = wrapped.collections.get("Notes"), plain.collections.get("Notes")
     for ours, own in ((wrapped, plain), (wrapped.collections, plain.collections), (notes, plain_notes)):
         assert dir(ours) == dir(own)
-    assert dir(notes.query) == dir(plain_notes.query)
-    for name in ("near_text", "hybrid", "bm25", "near_vector", "near_object", "near_image", "near_media"):
-        assert inspect.signature(getattr(notes.query, name)) == inspect.signature(
-            getattr(plain_notes.query, name)
-        )
-    own = inspect.signature(plain_notes.query.fetch_objects).parameters
-    ours = inspect.signature(notes.query.fetch_objects).parameters
-    assert list(ours) == [*own, "rerank"] and ours["rerank"].kind is inspect.Parameter.KEYWORD_ONLY
+    for namespace in ("query", "generate"):
+        ours, own = getattr(notes, namespace), getattr(plain_notes, namespace)
+        assert dir(ours) == dir(own)
+        for name in ("near_text", "hybrid", "bm25", "near_vector", "near_object", "near_image", "near_media"):
+            assert inspect.signature(getattr(ours, name)) == inspect.signature(getattr(own, name))
+        own_fetch = inspect.signature(own.fetch_objects).parameters
+        our_fetch = inspect.signature(ours.fetch_objects).parameters
+        assert list(our_fetch) == [*own_fetch, "rerank"]
+        assert our_fetch["rerank"].kind is inspect.Parameter.KEYWORD_ONLY
     for name in ("get", "use", "create", "create_from_config", "create_from_dict"):
         assert inspect.signature(getattr(wrapped.collections, name)) == inspect.signature(
             getattr(plain.collections, name)

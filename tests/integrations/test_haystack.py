@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from engine_fixtures import BrokenEngine, EngineCalls, registered
 from haystack import Document, Pipeline, component
+from haystack.utils import ComponentDevice
 from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 from haystack_integrations.document_stores.weaviate import WeaviateDocumentStore
@@ -184,8 +185,40 @@ def test_documents_without_content(engine, model) -> None:
 
 
 def test_the_collection_is_needed_and_taken_from_a_weaviate_store(model) -> None:
-    with pytest.raises(ValueError, match="collection="):
-        VecrankRanker(config=config(model)).run(query=QUESTION, documents=documents()[:2])
+    with pytest.raises(ValueError, match="collection="):  # the config lists collections: which one?
+        VecrankRanker(config=config(model, "docs")).run(query=QUESTION, documents=documents()[:2])
     # weaviate-haystack's store connects on first use: naming the collection needs no server.
     store = WeaviateDocumentStore(url="http://127.0.0.1:9", collection_settings={"class": "passages"})
     assert VecrankRanker(config=config(model), document_store=store).collection == "Passages"
+
+
+# --- set up as Haystack's SentenceTransformersSimilarityRanker is -----------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_model_and_top_k_with_no_config_in_a_pipeline(stores, engine, model, mode) -> None:
+    """``VecrankRanker(model=..., top_k=...)``, where ``SentenceTransformersSimilarityRanker`` goes."""
+    ranker = VecrankRanker(model=model, top_k=3, device=ComponentDevice.from_str("cpu"))
+    assert ranker.candidates == 12  # the defaults' candidates_factor (4) x top_k
+    with registered(EngineCalls(), "calls") as calls:
+        result = run(pipeline(stores[mode], ranker), mode)
+    assert [(c.model, c.device) for c in calls.configs] == [(model, "cpu")]
+    found = retrieved(stores[mode], 12, mode)
+    assert_reranked(result, engine_order(engine, QUESTION, [doc.content for doc in found])[:3], found)
+
+
+def test_model_settings_serialise_and_win_over_the_config(model) -> None:
+    ranker = VecrankRanker(model=model, max_length=48, config={"defaults": {"model": "ettin-68m"}}, top_k=2)
+    data = ranker.to_dict()
+    assert data["init_parameters"] == {
+        "collection": None,
+        "config": {"defaults": {"model": "ettin-68m"}},
+        "top_k": 2,
+        "model": model,
+        "max_length": 48,
+    }
+    loaded = VecrankRanker.from_dict(data)
+    with registered(EngineCalls(), "calls") as calls:
+        result = loaded.run(query=QUESTION, documents=documents()[:5])["documents"]
+    assert [(c.model, c.max_length) for c in calls.configs] == [(model, 48)]
+    assert len(result) == 2

@@ -165,8 +165,8 @@ def test_a_failing_reranker_raises_by_default(store, model, mode) -> None:
 
 def test_an_explicit_collection_picks_its_settings(engine, model) -> None:
     docs = [Document(page_content=text) for text in PASSAGES[:6]]
-    with pytest.raises(ValueError, match="collection="):
-        VecrankRerank(config=config(model)).compress_documents(docs, QUESTION)
+    with pytest.raises(ValueError, match="collection="):  # the config lists collections: which one?
+        VecrankRerank(config=config(model, "docs")).compress_documents(docs, QUESTION)
     compressor = VecrankRerank(config=config(model, "notes", enabled=False), collection="notes", top_n=2)
     assert compressor.compress_documents(docs, QUESTION) == docs[:2]  # disabled: unchanged, cut
     compressor = VecrankRerank(config=config(model), collection="notes", top_n=2)
@@ -175,6 +175,41 @@ def test_an_explicit_collection_picks_its_settings(engine, model) -> None:
     assert calls.calls == [("notes", 6)]
     expected = engine_order(engine, QUESTION, PASSAGES[:6])[:2]
     assert [d.page_content for d in reranked] == [text for text, _ in expected]
+
+
+# --- set up as LangChain's CrossEncoderReranker is ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_model_and_top_n_with_no_config_in_a_contextual_compression_retriever(
+    store, engine, model, mode
+) -> None:
+    """``VecrankRerank(model=..., top_n=...)``, where ``CrossEncoderReranker(model=..., top_n=...)`` goes."""
+    retriever = ContextualCompressionRetriever(
+        base_compressor=VecrankRerank(model=model, top_n=3, max_length=64),
+        base_retriever=store.as_retriever(search_kwargs={"k": 10}),
+    )
+    with registered(EngineCalls(), "calls") as calls:
+        docs = invoke(retriever, QUESTION, mode)
+    assert [(c.model, c.max_length) for c in calls.configs] == [(model, 64)]
+    found = store.similarity_search(QUESTION, k=10)
+    expected = engine_order(engine, QUESTION, [doc.page_content for doc in found])[:3]
+    assert [(d.page_content, d.metadata["rerank_score"]) for d in docs] == [
+        (text, pytest.approx(score, abs=1e-5)) for text, score in expected
+    ]
+
+
+def test_model_settings_win_over_the_configs_even_a_cascade(store, engine, model) -> None:
+    cascade = {"stages": [{"model": "ettin-17m", "keep": 4}, {"model": "ettin-32m"}], "max_length": 32}
+    settings = {"defaults": {"model": "ettin-68m"}, "collections": {"docs": cascade}}
+    compressor = VecrankRerank(config=settings, model=model, max_length=48, device="cpu", top_n=2)
+    found = store.similarity_search(QUESTION, k=8)
+    with registered(EngineCalls(), "calls") as calls:
+        docs = compressor.compress_documents(found, QUESTION)
+    assert calls.calls == [("docs", 8)]  # one model, not the cascade
+    assert [(c.model, c.max_length, c.device) for c in calls.configs] == [(model, 48, "cpu")]
+    expected = engine_order(engine, QUESTION, [doc.page_content for doc in found])[:2]
+    assert [d.page_content for d in docs] == [text for text, _ in expected]
 
 
 class ListRetriever(BaseRetriever):
@@ -191,7 +226,7 @@ def test_any_retriever_is_reranked_as_it_answers(engine, model, mode) -> None:
     docs = [Document(page_content=text, metadata={"n": i}) for i, text in enumerate(PASSAGES[:6])]
     base = ListRetriever(documents=docs)
     with pytest.raises(ValueError, match="collection="):
-        invoke(VecrankRetriever(base_retriever=base, config=config(model)), QUESTION, mode)
+        invoke(VecrankRetriever(base_retriever=base, config=config(model, "docs")), QUESTION, mode)
     retriever = VecrankRetriever(base_retriever=base, k=2, collection="notes", config=config(model))
     result = invoke(retriever, QUESTION, mode)
     expected = engine_order(engine, QUESTION, PASSAGES[:6])[:2]

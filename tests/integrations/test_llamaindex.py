@@ -165,10 +165,35 @@ def test_the_query_and_the_collection_are_needed(model) -> None:
     found = [NodeWithScore(node=node, score=0.5) for node in nodes()[:3]]
     with pytest.raises(ValueError, match="needs the query"):
         VecrankRerank(config=config(model), collection="docs").postprocess_nodes(found)
+    with pytest.raises(ValueError, match="collection="):  # the config lists collections: which one?
+        VecrankRerank(config=config(model, "docs")).postprocess_nodes(found, query_str=QUESTION)
     with pytest.raises(ValueError, match="collection="):
-        VecrankRerank(config=config(model)).postprocess_nodes(found, query_str=QUESTION)
-    with pytest.raises(ValueError, match="collection="):
-        VecrankRerank(config=config(model)).similarity_top_k  # noqa: B018
+        VecrankRerank(config=config(model, "docs")).similarity_top_k  # noqa: B018
+
+
+# --- set up as LlamaIndex's SentenceTransformerRerank is ----------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_model_and_top_n_with_no_config_in_a_query_engine(index, async_index, engine, model, mode) -> None:
+    """``VecrankRerank(model=..., top_n=...)``, where ``SentenceTransformerRerank`` goes."""
+    used = async_index if mode == "async" else index
+    rerank = VecrankRerank(model=model, top_n=3, max_length=64)
+    assert rerank.similarity_top_k == 12  # the defaults' candidates_factor (4) x top_n
+    with registered(EngineCalls(), "calls") as calls:
+        result = query(used, rerank, mode)
+    assert [(c.model, c.max_length) for c in calls.configs] == [(model, 64)]
+    found = retrieved(used, 12, mode)
+    assert_reranked(result, engine_order(engine, QUESTION, [text(n) for n in found])[:3], found)
+
+
+def test_model_settings_win_over_the_config(index, model) -> None:
+    settings = {"defaults": {"model": "ettin-68m", "max_length": 32}}
+    rerank = VecrankRerank(config=settings, model=model, device="cpu", top_n=2)
+    with registered(EngineCalls(), "calls") as calls:
+        result = rerank.postprocess_nodes(retrieved(index, 6, "sync"), query_str=QUESTION)
+    assert [(c.model, c.max_length, c.device) for c in calls.configs] == [(model, 32, "cpu")]
+    assert len(result) == 2
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -66,3 +67,28 @@ def test_integrations_and_adapters_share_one_engine(model, monkeypatch) -> None:
     assert [r.document for r in ranked] == [p.payload["text"] for p in adapter_hits]
     assert [r.score for r in ranked] == pytest.approx([p.score for p in adapter_hits], abs=1e-6)
     assert loads == [model]
+
+
+# Each post-processor, a keyword its peer takes but it does not, and what the error suggests instead.
+POST_PROCESSORS = {
+    "langchain": ("vecrank.integrations.langchain", "VecrankRerank", "top_k", "top_n"),
+    "llamaindex": ("vecrank.integrations.llamaindex", "VecrankRerank", "top_k", "top_n"),
+    "haystack": ("vecrank.integrations.haystack", "VecrankRanker", "top_n", "top_k"),
+}
+
+
+@pytest.mark.parametrize("framework", list(POST_PROCESSORS))
+def test_unknown_keywords_and_bad_settings_are_clear_errors(framework, model) -> None:
+    module, name, wrong, right = POST_PROCESSORS[framework]
+    post_processor = getattr(importlib.import_module(module), name)
+    unknown = rf"{name} got an unexpected keyword argument '{wrong}' \(did you mean '{right}'\?\)"
+    with pytest.raises(TypeError, match=unknown):
+        post_processor(model=model, **{wrong: 3})
+    with pytest.raises(TypeError, match="'model_name'.* it takes: .*max_length"):
+        post_processor(model_name=model)
+    with pytest.raises(vecrank.ConfigError, match=rf"{name}: key 'max_length': .*greater than or equal to 1"):
+        post_processor(model=model, max_length=0)
+    with pytest.raises(
+        vecrank.ConfigError, match=rf"{name}: key 'model': unknown model 'ettin-17'.*ettin-17m"
+    ):
+        post_processor(model="ettin-17")

@@ -2,13 +2,13 @@
 
 One Ray and one Serve application are shared by every test of the module (a local Ray takes ~10 s to
 start on a loaded 2-core machine, the replicas as long again); the tests run in file order, the
-replica kill and the shutdown last.
+replica kill and the shutdown last. The replicas are :class:`HoldingReplica`s: like the plain ones,
+except that one of them holds the request that asks it to until the test kills it.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +25,11 @@ from vecrank.config import RayConfig, RayDeployment  # noqa: E402
 from vecrank.core import get_reranker  # noqa: E402
 from vecrank.server import ServerSettings  # noqa: E402
 from vecrank.server.ray import APP_NAME, running_ray_server  # noqa: E402
+from vecrank.testing.ray_replicas import HOLD_QUERY, HoldingReplica, open_gate  # noqa: E402
 from vecrank.testing.tiny_models import build_tiny_model  # noqa: E402
 
 TEXTS = [text for text in DOCUMENTS if text]
-# A request of ~300-token documents: a replica takes far longer to score it than the proxy and the
-# ingress take to pass it on, so under load every replica has requests queued, and a killed one
-# has requests in flight.
+# A request of ~300-token documents, so that the replicas have work queued under load.
 HEAVY = [f"the river runs through the city {number} " * 40 for number in range(64)]
 LOAD_REQUESTS = 80
 LOAD_THREADS = 8
@@ -74,7 +73,7 @@ def ray_settings(long_model: str) -> ServerSettings:
 
 @pytest.fixture(scope="module")
 def ray_url(local_ray: None, ray_settings: ServerSettings) -> Iterator[str]:
-    with running_ray_server(ray_settings) as url:
+    with running_ray_server(ray_settings, replica=HoldingReplica) as url:
         yield url
 
 
@@ -128,9 +127,9 @@ def test_same_protocols_validation_and_errors(http: httpx.Client, ray_url: str) 
     assert meta["model"]["model_type"] == "bert" and "tiny" in meta["vecrank"]["models"]
 
 
-def _post(url: str, number: int) -> int:
-    """One scoring request of the load; its HTTP status."""
-    body = {"query": QUERIES[number % len(QUERIES)], "texts": HEAVY, "raw_scores": True}
+def _post(url: str, number: int, query: str | None = None) -> int:
+    """One scoring request of the load (``query`` instead of the load's own); its HTTP status."""
+    body = {"query": query or QUERIES[number % len(QUERIES)], "texts": HEAVY, "raw_scores": True}
     return httpx.post(f"{url}/rerank", json=body, headers=AUTH, timeout=60).status_code
 
 
@@ -154,35 +153,32 @@ def _model_replicas() -> list[dict[str, str]]:
 
 
 def test_killing_a_replica_mid_load_loses_no_request(http: httpx.Client, ray_url: str) -> None:
+    """The kill lands mid-request by construction: the victim holds a request until it dies."""
     _, retried_before = _replica_counts(http)
-    replicas = _model_replicas()
-    assert len(replicas) == 2
-    done = threading.Semaphore(0)
-    lock = threading.Lock()
+    assert len(_model_replicas()) == 2
+    gate = open_gate()
     outcomes: dict[str, int] = {"answered": 0, "failed": 0, "lost": 0}
 
-    def one(number: int) -> None:
+    def one(number: int, query: str | None = None) -> str:
         try:
-            outcome = "answered" if _post(ray_url, number) == 200 else "failed"
+            return "answered" if _post(ray_url, number, query) == 200 else "failed"
         except httpx.HTTPError:
-            outcome = "lost"
-        with lock:
-            outcomes[outcome] += 1
-        done.release()
+            return "lost"
 
     with ThreadPoolExecutor(LOAD_THREADS) as pool:
-        futures = [pool.submit(one, number) for number in range(LOAD_REQUESTS)]
-        for _ in range(LOAD_REQUESTS // 4):
-            assert done.acquire(timeout=60)
-        victim = replicas[0]
-        ray.kill(ray.get_actor(victim["name"], namespace=victim["namespace"]), no_restart=True)
-        for future in futures:
-            future.result(timeout=120)
+        held = pool.submit(one, -1, HOLD_QUERY)
+        load = [pool.submit(one, number) for number in range(LOAD_REQUESTS)]
+        victim = ray.get(gate.holder.remote(), timeout=120)  # a replica holds the request: kill it
+        ray.kill(victim, no_restart=True)
+        for future in [held, *load]:
+            outcome = future.result(timeout=120)
+            outcomes[outcome] += 1
+    ray.kill(gate)
     _, retried_after = _replica_counts(http)
     retried = retried_after - retried_before
     print(f"replica killed mid-load: {outcomes}, retried {retried:g}")
-    assert outcomes == {"answered": LOAD_REQUESTS, "failed": 0, "lost": 0}
-    assert retried >= 1
+    assert outcomes == {"answered": LOAD_REQUESTS + 1, "failed": 0, "lost": 0}
+    assert retried >= 1  # the held request, at least
 
 
 def _port_open(url: str) -> bool:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,6 +19,13 @@ QUERY = QUERIES[0]
 def post(base_url: str, texts: list[str], timeout: float = 30) -> httpx.Response:
     body = {"query": QUERY, "texts": texts, "raw_scores": True}
     return httpx.post(base_url + "/rerank", json=body, headers=AUTH, timeout=timeout)
+
+
+def _accepts_connections(base_url: str) -> bool:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) == 0
 
 
 def test_full_queue_answers_429_and_recovers(model_path: str, gated: GatedReranker, expected: dict) -> None:
@@ -82,9 +89,11 @@ def test_shutdown_finishes_requests_in_flight(model_path: str, gated: GatedReran
 
         stopping = threading.Thread(target=server.__exit__, args=(None, None, None))
         stopping.start()
-        time.sleep(0.3)  # shutdown has begun: the listener is closed, the two requests are in flight
+        # The listener closes while both requests are held in flight by the gate (not a sleep).
+        wait_until(lambda: not _accepts_connections(url))
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/health", timeout=2)
+        assert first.running() and second.running()
         gated.gate.set()
         stopping.join(30)
         assert not stopping.is_alive()

@@ -27,22 +27,23 @@ _QDRANT = [
     ("qdrant_client", "QdrantClient", ("query_points", "query_batch_points", "query_points_groups")),
     ("qdrant_client", "AsyncQdrantClient", ("query_points", "query_batch_points", "query_points_groups")),
 ]
+_WEAVIATE_SEARCHES = (
+    "near_text",
+    "hybrid",
+    "bm25",
+    "near_vector",
+    "near_object",
+    "near_image",
+    "near_media",
+    "fetch_objects",
+)
 _WEAVIATE = [
-    (
-        "weaviate.collections.query",
-        cls,
-        (
-            "near_text",
-            "hybrid",
-            "bm25",
-            "near_vector",
-            "near_object",
-            "near_image",
-            "near_media",
-            "fetch_objects",
-        ),
+    (module, cls, _WEAVIATE_SEARCHES)
+    for module, classes in (
+        ("weaviate.collections.query", ("_QueryCollection", "_QueryCollectionAsync")),
+        ("weaviate.collections.generate", ("_GenerateCollection", "_GenerateCollectionAsync")),
     )
-    for cls in ("_QueryCollection", "_QueryCollectionAsync")
+    for cls in classes
 ]
 
 _lock = threading.Lock()
@@ -110,10 +111,18 @@ def _qdrant_proxy(client: Any, pipeline: RerankPipeline) -> Any:
     return twin(client, pipeline)
 
 
-def _weaviate_proxy(query: Any, pipeline: RerankPipeline) -> Any:
+def _weaviate_proxy(namespace: Any, pipeline: RerankPipeline) -> Any:
+    """The reranking twin of a plain ``query`` or ``generate`` namespace."""
+    from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
     from weaviate.collections.query import _QueryCollectionAsync
 
-    from .weaviate import AsyncRerankingQuery, RerankingQuery, config_key
+    from . import weaviate
 
-    twin = AsyncRerankingQuery if isinstance(query, _QueryCollectionAsync) else RerankingQuery
-    return twin(query, pipeline, config_key(pipeline, query._name))
+    key = weaviate.config_key(pipeline, namespace._name)
+    if isinstance(namespace, (_GenerateCollection, _GenerateCollectionAsync)):
+        is_async = isinstance(namespace, _GenerateCollectionAsync)
+        twin = weaviate.AsyncRerankingGenerate if is_async else weaviate.RerankingGenerate
+        return twin(namespace, pipeline, key, weaviate.query_of(namespace))
+    is_async = isinstance(namespace, _QueryCollectionAsync)
+    twin = weaviate.AsyncRerankingQuery if is_async else weaviate.RerankingQuery
+    return twin(namespace, pipeline, key)

@@ -3,16 +3,18 @@
 :func:`vecrank.wrap` returns :class:`RerankingWeaviateClient` (or the async twin) around a
 ``WeaviateClient``. Its ``collections.get`` / ``use`` / ``create*`` give a :class:`RerankingCollection`
 whose ``query.near_text``, ``near_vector``, ``near_object``, ``near_image``, ``near_media``, ``hybrid``,
-``bm25`` and ``fetch_objects`` over-fetch, rerank, then apply ``offset`` / ``limit``. Everything else
-(``.data``, ``.generate``, ``collections.list_all``, ...) is the client's own.
+``bm25`` and ``fetch_objects`` over-fetch, rerank, then apply ``offset`` / ``limit``. Its ``generate``
+searches (retrieval-augmented generation) are reranked too; everything else (``.data``,
+``collections.list_all``, ...) is the client's own.
 
 - Query text: ``rerank=Rerank(prop, query)``, or, where the config enables the collection, the
   near_text concepts or the hybrid or bm25 query. vecrank serves ``rerank`` itself (it is never
   sent to the server): ``prop`` is the text property for that query, ``query`` the text (the search
   text when None). ``fetch_objects`` takes ``rerank=`` too. No text, or a disabled collection: the
   call goes to the server unchanged.
-- Results: the client's ``QueryReturn``, objects in the new order, ``metadata.rerank_score`` the
-  reranker score (after normalisation and fusion); the server's ``distance`` / ``score`` are kept.
+- Results: the client's ``QueryReturn``, objects in the new order (by the final score, after
+  normalisation and fusion), ``metadata.rerank_score`` the raw reranker score, as Weaviate's own
+  reranker modules give it; the server's ``distance`` / ``score`` are kept.
   The text property, and the database score that fusion needs, are fetched when not asked for
   and removed again. ``auto_limit`` (autocut) runs on the server over the over-fetched candidates.
 - Collection names: config keys match names as Weaviate does, first letter in either case
@@ -20,9 +22,17 @@ whose ``query.near_text``, ``near_vector``, ``near_object``, ``near_image``, ``n
 - ``group_by``: hits are reranked inside their groups and groups ordered by their best hit, as
   ``query_points_groups`` is for Qdrant; ``number_of_groups`` is over-fetched, ``limit`` and
   ``offset`` go to the server as given. Grouped objects' metadata gains ``rerank_score``
-  (:class:`RerankedGroupByMetadata`), and each ``Group.rerank_score`` is its best hit's score.
-- Every object handed out (client, ``collections``, collection, ``query``) is a transparent proxy
-  of the plain one: ``isinstance``, ``dir``, attributes and signatures are the client's own.
+  (:class:`RerankedGroupByMetadata`), and each ``Group.rerank_score`` is its best hit's raw score.
+- ``generate.*``: where the query would be reranked, the candidates are fetched with the same search
+  on ``query`` (no generation yet), reranked and paged; then ``generate.fetch_objects`` runs the
+  prompts on exactly those objects (a filter on their ids), so ``single_prompt`` answers each of
+  them and ``grouped_task`` sees them all and no other. The ``GenerativeReturn`` holds them in the
+  reranked order, with the search's metadata and ``rerank_score``. ``group_by`` with generation
+  cannot be reranked faithfully (the server generates per group before vecrank sees the hits):
+  it raises a :class:`~vecrank.errors.RerankError` that says what to do instead.
+- Every object handed out (client, ``collections``, collection, ``query``, ``generate``) is a
+  transparent proxy of the plain one: ``isinstance``, ``dir``, attributes and signatures are the
+  client's own.
 """
 
 from __future__ import annotations
@@ -36,26 +46,37 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from weaviate import WeaviateAsyncClient, WeaviateClient
-from weaviate.classes.query import MetadataQuery, QueryNested, Rerank
-from weaviate.collections.classes.internal import GroupByMetadataReturn, GroupByReturn, Object, QueryReturn
+from weaviate.classes.query import Filter, MetadataQuery, QueryNested, Rerank
+from weaviate.collections.classes.internal import (
+    GenerativeObject,
+    GenerativeReturn,
+    GroupByMetadataReturn,
+    GroupByReturn,
+    Object,
+    QueryReturn,
+)
 from weaviate.collections.collection import Collection, CollectionAsync
 from weaviate.collections.collections.async_ import _CollectionsAsync
 from weaviate.collections.collections.base import _CollectionsBase
 from weaviate.collections.collections.sync import _Collections
-from weaviate.collections.query import _QueryCollection
+from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
+from weaviate.collections.query import _QueryCollection, _QueryCollectionAsync
 
 from ..candidate import Candidate, to_candidates
+from ..errors import RerankError
 from .pipeline import DEFAULT_LIMIT, QueryCandidates, RerankPipeline, regroup
 from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 __all__ = [
     "AsyncRerankingCollection",
     "AsyncRerankingCollections",
+    "AsyncRerankingGenerate",
     "AsyncRerankingQuery",
     "AsyncRerankingWeaviateClient",
     "RerankedGroupByMetadata",
     "RerankingCollection",
     "RerankingCollections",
+    "RerankingGenerate",
     "RerankingQuery",
     "RerankingWeaviateClient",
     "wrap_weaviate",
@@ -187,7 +208,7 @@ class SearchPlan:
             group = result.groups[members[0].hit.belongs_to_group]
             objects = [self._object(candidate) for candidate in members]
             reranked.groups[group.name] = dataclasses.replace(
-                group, objects=objects, rerank_score=members[0].score
+                group, objects=objects, rerank_score=members[0].raw_score
             )
         reranked.objects = [obj for group in reranked.groups.values() for obj in group.objects]
         return reranked
@@ -204,9 +225,9 @@ class SearchPlan:
         obj: Object = copy.copy(candidate.hit)
         if isinstance(obj.metadata, GroupByMetadataReturn):
             fields = {f.name: getattr(obj.metadata, f.name) for f in dataclasses.fields(obj.metadata)}
-            obj.metadata = RerankedGroupByMetadata(**fields, rerank_score=candidate.score)
+            obj.metadata = RerankedGroupByMetadata(**fields, rerank_score=candidate.raw_score)
         else:
-            obj.metadata = dataclasses.replace(obj.metadata, rerank_score=candidate.score)
+            obj.metadata = dataclasses.replace(obj.metadata, rerank_score=candidate.raw_score)
         if self.score_added and hasattr(obj.metadata, self.score_field):
             setattr(obj.metadata, self.score_field, None)
         obj.properties = self.properties.trim(obj.properties)
@@ -275,7 +296,7 @@ class _QueryReranking(RerankingProxy):
             kwargs = {key: value for key, value in kwargs.items() if key != "rerank"}
         arguments = dict(signature.bind(query, *args, **kwargs).arguments)
         del arguments["self"]
-        [name], pipeline = self._self_state, self._self_pipeline
+        name, pipeline = self._self_state[0], self._self_pipeline
         own = search_text(method, arguments)
         asked = (pipeline.query_text(rerank.query, "rerank.query") or own) if rerank is not None else None
         text = pipeline.rerank_text(name, asked, own)
@@ -334,10 +355,144 @@ class AsyncRerankingQuery(_QueryReranking):
         return plan.finish(result, ordered)
 
 
+GENERATIVE_ARGUMENTS = ("single_prompt", "grouped_task", "grouped_properties", "generative_provider")
+
+
+@dataclass
+class GenerativePlan:
+    """One intercepted generative search: the reranked search, then generation over its page."""
+
+    search: SearchPlan
+    generative: dict[str, Any]
+
+    def generate_arguments(self, page: QueryReturn) -> dict[str, Any] | None:
+        """``generate.fetch_objects`` arguments for exactly the page's objects (None: no objects)."""
+        ids = [obj.uuid for obj in page.objects]
+        if not ids:
+            return None
+        return {**self.generative, "filters": Filter.by_id().contains_any(ids), "limit": len(ids)}
+
+    def finish(self, page: QueryReturn, generated: GenerativeReturn | None) -> GenerativeReturn:
+        """The page's objects, in their reranked order, with what was generated for them."""
+        by_id = {obj.uuid: obj for obj in generated.objects} if generated is not None else {}
+        objects = []
+        for obj in page.objects:
+            answer = by_id.get(obj.uuid)
+            objects.append(
+                GenerativeObject(
+                    generated=answer.generated if answer is not None else None,
+                    generative=answer.generative if answer is not None else None,
+                    uuid=obj.uuid,
+                    metadata=obj.metadata,
+                    properties=obj.properties,
+                    references=obj.references,
+                    vector=obj.vector,
+                    collection=obj.collection,
+                )
+            )
+        return GenerativeReturn(
+            generated=generated.generated if generated is not None else None,
+            objects=objects,
+            generative=generated.generative if generated is not None else None,
+            query_profile=page.query_profile,
+        )
+
+
+def query_of(generate: Any) -> Any:
+    """The ``query`` namespace of the collection a plain ``generate`` namespace belongs to (same tenant,
+    consistency level and data model), for :func:`vecrank.instrument`, which sees only the namespace."""
+    query_type = _QueryCollectionAsync if isinstance(generate, _GenerateCollectionAsync) else _QueryCollection
+    return query_type(
+        generate._connection,
+        generate._name,
+        generate._BaseExecutor__consistency_level,
+        generate._BaseExecutor__tenant,
+        generate._properties,
+        generate._references,
+        generate._validate_arguments,
+    )
+
+
+def _generative_search(method: str) -> Any:
+    """A ``generate`` method with the client's signature, reranked by :meth:`_GenerateReranking._search`."""
+    keywords = _RERANK if method == "fetch_objects" else {}
+
+    @signature_of(getattr(_GenerateCollection, method), **keywords)
+    def search(self: _GenerateReranking, *args: Any, **kwargs: Any) -> Any:
+        """vecrank: reranked as ``query`` is, then generated over exactly the reranked objects."""
+        return self._search(method, args, kwargs)
+
+    search.__name__ = search.__qualname__ = method
+    return search
+
+
+class _GenerateReranking(_QueryReranking):
+    """What both ``generate`` twins share, no I/O; the state is the settings key and the plain ``query``."""
+
+    near_text = _generative_search("near_text")
+    hybrid = _generative_search("hybrid")
+    bm25 = _generative_search("bm25")
+    near_vector = _generative_search("near_vector")
+    near_object = _generative_search("near_object")
+    near_image = _generative_search("near_image")
+    near_media = _generative_search("near_media")
+    fetch_objects = _generative_search("fetch_objects")
+
+    def _generative_plan(
+        self, method: str, args: tuple, kwargs: dict
+    ) -> tuple[dict[str, Any], GenerativePlan | None]:
+        """The call's arguments by name, and how to rerank it and generate (None: send it as it is)."""
+        arguments, plan = self._plan(method, args, kwargs)
+        if plan is None:
+            return arguments, None
+        if plan.groups is not None:
+            raise RerankError(
+                f"collection {self._self_state[0]!r}: vecrank cannot rerank a generative search with "
+                "group_by (the server generates per group before vecrank sees the hits); rerank the "
+                f"groups with query.{method}(group_by=...), or generate without reranking on the plain "
+                "collection (collection.__wrapped__.generate)"
+            )
+        generative = {key: plan.arguments.pop(key) for key in GENERATIVE_ARGUMENTS if key in plan.arguments}
+        return arguments, GenerativePlan(plan, generative)
+
+
+class RerankingGenerate(_GenerateReranking):
+    """A collection's ``generate`` namespace whose searches are reranked before generation."""
+
+    def _search(self, method: str, args: tuple, kwargs: dict) -> Any:
+        arguments, plan = self._generative_plan(method, args, kwargs)
+        if plan is None:
+            return call_plain(getattr(self.__wrapped__, method), **arguments)
+        name, query = self._self_state
+        result = call_plain(getattr(query, method), **plan.search.arguments)
+        [ordered] = plan.search.pipeline.rerank(name, [plan.search.request(result)])
+        page = plan.search.finish(result, ordered)
+        generate = plan.generate_arguments(page)
+        generated = call_plain(self.__wrapped__.fetch_objects, **generate) if generate else None
+        return plan.finish(page, generated)
+
+
+class AsyncRerankingGenerate(_GenerateReranking):
+    """An async collection's ``generate`` namespace whose searches are reranked before generation."""
+
+    async def _search(self, method: str, args: tuple, kwargs: dict) -> Any:
+        arguments, plan = self._generative_plan(method, args, kwargs)
+        if plan is None:
+            return await acall_plain(getattr(self.__wrapped__, method), **arguments)
+        name, query = self._self_state
+        result = await acall_plain(getattr(query, method), **plan.search.arguments)
+        [ordered] = await plan.search.pipeline.arerank(name, [plan.search.request(result)])
+        page = plan.search.finish(result, ordered)
+        generate = plan.generate_arguments(page)
+        generated = await acall_plain(self.__wrapped__.fetch_objects, **generate) if generate else None
+        return plan.finish(page, generated)
+
+
 class _CollectionReranking(RerankingProxy):
-    """A collection whose ``query`` is reranked; its state is the collection's settings key."""
+    """A collection whose ``query`` and ``generate`` are reranked; its state is the settings key."""
 
     _query_type: type[_QueryReranking]
+    _generate_type: type[_GenerateReranking]
 
     @property
     def query(self) -> Any:
@@ -348,11 +503,24 @@ class _CollectionReranking(RerankingProxy):
             lambda query: self._query_type(query, self._self_pipeline, *self._self_state),
         )
 
+    @property
+    def generate(self) -> Any:
+        """The collection's ``generate`` namespace, reranked before generation."""
+        plain = self.__wrapped__
+        return self._self_child(
+            "_self_generate",
+            plain.generate,
+            lambda generate: self._generate_type(
+                generate, self._self_pipeline, *self._self_state, plain.query
+            ),
+        )
+
 
 class RerankingCollection(_CollectionReranking):
     """A ``Collection`` whose ``query`` searches are reranked."""
 
     _query_type = RerankingQuery
+    _generate_type = RerankingGenerate
 
     @signature_of(Collection.with_tenant)
     def with_tenant(self, *args: Any, **kwargs: Any) -> Any:
@@ -369,6 +537,7 @@ class AsyncRerankingCollection(_CollectionReranking):
     """A ``CollectionAsync`` whose ``query`` searches are reranked."""
 
     _query_type = AsyncRerankingQuery
+    _generate_type = AsyncRerankingGenerate
 
     @signature_of(CollectionAsync.with_tenant)
     def with_tenant(self, *args: Any, **kwargs: Any) -> Any:

@@ -1,8 +1,9 @@
 """Haystack 2: vecrank as a ranker component (``run`` and ``run_async``), serialisable for YAML pipelines.
 
-Put it after a retriever whose ``top_k`` is the collection's ``candidates`` (``ranker.candidates``
-gives it). Documents keep their type and ``meta``; ``score`` becomes the reranker's, and
-``rerank_score`` and ``vector_score`` (the retriever's score) are added to ``meta``.
+``VecrankRanker(model="ettin-17m", top_k=5)`` goes where Haystack's ``SentenceTransformersSimilarityRanker``
+goes. Put it after a retriever whose ``top_k`` is the collection's ``candidates``
+(``ranker.candidates`` gives it). Documents keep their type and ``meta``; ``score`` becomes the
+reranker's, and ``rerank_score`` and ``vector_score`` (the retriever's score) are added to ``meta``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from typing import Any
 
 from ..adapters.pipeline import RerankPipeline
 from ..config import VecrankConfig
-from .shared import ConfigSource, FrameworkReranker, Hit, Ranked, store_collection
+from .shared import (
+    MODEL_SETTINGS,
+    ConfigSource,
+    FrameworkReranker,
+    Hit,
+    Ranked,
+    check_keywords,
+    check_settings,
+    store_collection,
+)
 
 try:
     from haystack import Document, component, default_from_dict, default_to_dict
+    from haystack.utils import ComponentDevice
 except ImportError as error:
     from .shared import missing_extra
 
@@ -28,23 +39,32 @@ __all__ = ["VecrankRanker"]
 
 @component
 class VecrankRanker:
-    """Reorders documents by the collection's reranker and keeps the best ``top_k`` (None: all).
+    """Reorders documents by the reranker and keeps the best ``top_k`` (None: all).
 
-    ``config`` is a TOML path or a dict (what :func:`vecrank.wrap` takes; both serialise);
-    the settings are those of ``collection``, or of ``document_store``'s collection.
+    ``model`` and the other model settings (``max_length``, ``device`` as a string or a
+    ``ComponentDevice``, ...: :class:`~vecrank.integrations.shared.ModelSettings`) need no config.
+    ``config`` is a TOML path or a dict (what :func:`vecrank.wrap` takes; both serialise); the
+    settings are those of ``collection``, or of ``document_store``'s collection, else ``[defaults]``.
     """
 
     def __init__(
         self,
+        *,
+        model: str | None = None,
+        top_k: int | None = 10,
         collection: str | None = None,
         config: ConfigSource = None,
-        top_k: int | None = 10,
         document_store: Any = None,
+        **settings: Any,
     ) -> None:
+        check_keywords(type(self).__name__, settings, [*MODEL_SETTINGS, *_OWN_KEYWORDS])
+        if isinstance(settings.get("device"), ComponentDevice):
+            settings["device"] = settings["device"].to_torch_str()
+        self.settings = check_settings(type(self).__name__, {"model": model, **settings})
         self.collection = collection or store_collection(document_store)
         self.config = config
         self.top_k = top_k
-        self._reranker = FrameworkReranker(config, self.collection)
+        self._reranker = FrameworkReranker(config, self.collection, self.settings)
 
     @property
     def candidates(self) -> int:
@@ -74,15 +94,22 @@ class VecrankRanker:
         return {"documents": _documents(ranked)}
 
     def to_dict(self) -> dict[str, Any]:
-        """The component as a dict (for YAML pipelines): collection, config and top_k."""
+        """The component as a dict (for YAML pipelines): collection, config, top_k and the settings given."""
         return default_to_dict(
-            self, collection=self.collection, config=_serialisable(self.config), top_k=self.top_k
+            self,
+            collection=self.collection,
+            config=_serialisable(self.config),
+            top_k=self.top_k,
+            **self.settings,
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VecrankRanker:
         """The component :meth:`to_dict` describes."""
         return default_from_dict(cls, data)
+
+
+_OWN_KEYWORDS = ("top_k", "collection", "config", "document_store")
 
 
 def _top_k(asked: int | None, default: int | None) -> int | None:
@@ -107,12 +134,10 @@ def _hits(documents: Sequence[Document]) -> list[Hit]:
 
 
 def _documents(ranked: Sequence[Ranked]) -> list[Document]:
-    """Each document with the new score, and both scores in a copy of its ``meta``."""
-    documents = []
-    for item in ranked:
-        doc: Document = item.document
-        if item.score is None:
-            documents.append(doc)
-            continue
-        documents.append(replace(doc, score=item.score, meta={**doc.meta, **item.score_metadata()}))
-    return documents
+    """Each document with the new score and both scores in a copy of its ``meta`` (unscored: as it was)."""
+    return [
+        item.document
+        if item.score is None
+        else replace(item.document, score=item.score, meta={**item.document.meta, **item.score_metadata()})
+        for item in ranked
+    ]

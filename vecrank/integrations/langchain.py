@@ -1,6 +1,6 @@
 """LangChain: vecrank as a document compressor, and as a retriever that over-fetches and reranks.
 
-``VecrankRerank`` goes where LangChain's ``CrossEncoderReranker`` goes (a
+``VecrankRerank(model="ettin-17m", top_n=3)`` goes where LangChain's ``CrossEncoderReranker`` goes (a
 ``ContextualCompressionRetriever``'s ``base_compressor``); ``VecrankRetriever`` wraps a
 vector-store retriever, fetches the collection's ``candidates`` and returns the top ``k``.
 Documents keep their type and metadata; ``relevance_score`` (the final score),
@@ -10,9 +10,10 @@ Documents keep their type and metadata; ``relevance_score`` (the final score),
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .shared import FrameworkReranker, Hit, Ranked, store_collection
+from .shared import Hit, PostProcessor, Ranked, store_collection
 
 try:
     from langchain_core.callbacks import (
@@ -23,7 +24,7 @@ try:
     from langchain_core.documents import BaseDocumentCompressor, Document
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.vectorstores import VectorStoreRetriever
-    from pydantic import ConfigDict, PrivateAttr
+    from pydantic import ConfigDict
 except ImportError as error:
     from .shared import missing_extra
 
@@ -33,33 +34,33 @@ __all__ = ["VecrankRerank", "VecrankRetriever"]
 
 RELEVANCE_SCORE_KEY = "relevance_score"  # where LangChain's rerankers put their score
 _COLLECTION_KEY = "_collection_name"  # set by langchain-qdrant on every document it returns
+# A vector-store retriever's search type: the store method that answers it (its async twin is
+# "a" + the name), and whether that method gives scores.
+_STORE_SEARCHES = {
+    "similarity": ("similarity_search_with_score", True),
+    "similarity_score_threshold": ("similarity_search_with_relevance_scores", True),
+    "mmr": ("max_marginal_relevance_search", False),
+}
 
 
-class VecrankRerank(BaseDocumentCompressor):
-    """Reorders documents by the collection's reranker and keeps the best ``top_n`` (None: all).
+class VecrankRerank(PostProcessor, BaseDocumentCompressor):
+    """Reorders documents by the reranker and keeps the best ``top_n`` (None: all).
 
-    ``config`` takes what :func:`vecrank.wrap` takes (or a wrapped client's ``pipeline``);
-    ``collection`` names the settings to use, else langchain-qdrant's ``_collection_name``.
+    ``model`` (and ``max_length``, ``device``, ...) need no config. ``config`` takes what
+    :func:`vecrank.wrap` takes (or a wrapped client's ``pipeline``); ``collection`` names the
+    settings to use, else langchain-qdrant's ``_collection_name``, else ``[defaults]``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    config: Any = None
-    collection: str | None = None
     top_n: int | None = 3
-    _reranker: FrameworkReranker = PrivateAttr()
-
-    def model_post_init(self, context: Any) -> None:
-        super().model_post_init(context)
-        self._reranker = FrameworkReranker(self.config, self.collection)
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         if not documents:
             return []
-        collection = self._reranker.collection_for(documents[0].metadata.get(_COLLECTION_KEY))
-        ranked = self._reranker.rerank(collection, query, _hits(documents), self.top_n)
+        ranked = self._reranker.rerank(self._collection(documents), query, _hits(documents), self.top_n)
         return _documents(ranked)
 
     async def acompress_documents(
@@ -67,12 +68,28 @@ class VecrankRerank(BaseDocumentCompressor):
     ) -> Sequence[Document]:
         if not documents:
             return []
-        collection = self._reranker.collection_for(documents[0].metadata.get(_COLLECTION_KEY))
-        ranked = await self._reranker.arerank(collection, query, _hits(documents), self.top_n)
-        return _documents(ranked)
+        collection = self._collection(documents)
+        return _documents(await self._reranker.arerank(collection, query, _hits(documents), self.top_n))
+
+    def _collection(self, documents: Sequence[Document]) -> str:
+        return self._reranker.collection_for(documents[0].metadata.get(_COLLECTION_KEY))
 
 
-class VecrankRetriever(BaseRetriever):
+@dataclass(frozen=True)
+class _Fetch:
+    """How :class:`VecrankRetriever` fetches: the collection, and the store search (None: the retriever)."""
+
+    collection: str
+    method: str | None
+    kwargs: dict[str, Any]
+    scored: bool
+
+    def hits(self, found: Sequence[Any]) -> list[Hit]:
+        """The search's answer (documents, or (document, score) pairs) as hits."""
+        return _hits_with_scores(found if self.scored else [(doc, None) for doc in found])
+
+
+class VecrankRetriever(PostProcessor, BaseRetriever):
     """A retriever that fetches ``candidates`` from ``base_retriever`` and returns the top ``k`` reranked.
 
     ``candidates`` defaults to the collection's setting (``candidates`` or ``candidates_factor x k``).
@@ -85,57 +102,37 @@ class VecrankRetriever(BaseRetriever):
     base_retriever: BaseRetriever
     k: int = 4
     candidates: int | None = None
-    config: Any = None
-    collection: str | None = None
-    _reranker: FrameworkReranker = PrivateAttr()
-
-    def model_post_init(self, context: Any) -> None:
-        super().model_post_init(context)
-        self._reranker = FrameworkReranker(self.config, self.collection)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        collection, count = self._plan()
-        retriever = self.base_retriever
-        if isinstance(retriever, VectorStoreRetriever):
-            store, kwargs = retriever.vectorstore, _search_kwargs(retriever, count)
-            if retriever.search_type == "similarity":
-                found = store.similarity_search_with_score(query, **kwargs)
-            elif retriever.search_type == "similarity_score_threshold":
-                found = store.similarity_search_with_relevance_scores(query, **kwargs)
-            else:
-                found = [(doc, None) for doc in store.max_marginal_relevance_search(query, **kwargs)]
+        fetch = self._fetch()
+        if fetch.method is None:
+            found = self.base_retriever.invoke(query, {"callbacks": run_manager.get_child()})
         else:
-            found = [(doc, None) for doc in retriever.invoke(query, {"callbacks": run_manager.get_child()})]
-        return _documents(self._reranker.rerank(collection, query, _hits_with_scores(found), self.k))
+            found = getattr(self.base_retriever.vectorstore, fetch.method)(query, **fetch.kwargs)
+        return _documents(self._reranker.rerank(fetch.collection, query, fetch.hits(found), self.k))
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
     ) -> list[Document]:
-        collection, count = self._plan()
-        retriever = self.base_retriever
-        if isinstance(retriever, VectorStoreRetriever):
-            store, kwargs = retriever.vectorstore, _search_kwargs(retriever, count)
-            if retriever.search_type == "similarity":
-                found = await store.asimilarity_search_with_score(query, **kwargs)
-            elif retriever.search_type == "similarity_score_threshold":
-                found = await store.asimilarity_search_with_relevance_scores(query, **kwargs)
-            else:
-                docs = await store.amax_marginal_relevance_search(query, **kwargs)
-                found = [(doc, None) for doc in docs]
+        fetch = self._fetch()
+        if fetch.method is None:
+            found = await self.base_retriever.ainvoke(query, {"callbacks": run_manager.get_child()})
         else:
-            docs = await retriever.ainvoke(query, {"callbacks": run_manager.get_child()})
-            found = [(doc, None) for doc in docs]
-        ranked = await self._reranker.arerank(collection, query, _hits_with_scores(found), self.k)
-        return _documents(ranked)
+            found = await getattr(self.base_retriever.vectorstore, "a" + fetch.method)(query, **fetch.kwargs)
+        return _documents(await self._reranker.arerank(fetch.collection, query, fetch.hits(found), self.k))
 
-    def _plan(self) -> tuple[str, int]:
-        """The collection whose settings apply, and how many documents to fetch."""
-        store = getattr(self.base_retriever, "vectorstore", None)
+    def _fetch(self) -> _Fetch:
+        """The collection whose settings apply, and the search that fetches its candidates (no I/O)."""
+        retriever = self.base_retriever
+        store = getattr(retriever, "vectorstore", None)
         collection = self._reranker.collection_for(store_collection(store))
-        count = self.candidates or self._reranker.candidate_count(collection, self.k)
-        return collection, max(count, self.k)
+        if not isinstance(retriever, VectorStoreRetriever):
+            return _Fetch(collection, None, {}, scored=False)
+        count = max(self.candidates or self._reranker.candidate_count(collection, self.k), self.k)
+        method, scored = _STORE_SEARCHES[retriever.search_type]
+        return _Fetch(collection, method, _search_kwargs(retriever, count), scored)
 
 
 def _search_kwargs(retriever: VectorStoreRetriever, count: int) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """LlamaIndex: vecrank as a node postprocessor (``as_query_engine(node_postprocessors=[...])``).
 
+``VecrankRerank(model="ettin-17m", top_n=3)`` goes where LlamaIndex's ``SentenceTransformerRerank`` goes.
+
 Over-fetch through the retriever: ``similarity_top_k=rerank.similarity_top_k`` asks the vector
 store for the collection's ``candidates``, and the postprocessor keeps the best ``top_n``. Nodes
 keep their type and metadata; ``score`` becomes the reranker's, and ``rerank_score`` and
@@ -11,10 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .shared import RERANK_SCORE_KEY, VECTOR_SCORE_KEY, FrameworkReranker, Hit, Ranked, store_collection
+from .shared import (
+    RERANK_SCORE_KEY,
+    VECTOR_SCORE_KEY,
+    Hit,
+    PostProcessor,
+    Ranked,
+    store_collection,
+)
 
 try:
-    from llama_index.core.bridge.pydantic import Field, PrivateAttr
+    from llama_index.core.bridge.pydantic import Field
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 except ImportError as error:
@@ -27,23 +36,19 @@ __all__ = ["VecrankRerank"]
 _SCORE_KEYS = [RERANK_SCORE_KEY, VECTOR_SCORE_KEY]
 
 
-class VecrankRerank(BaseNodePostprocessor):
-    """Reorders nodes by the collection's reranker and keeps the best ``top_n`` (None: all).
+class VecrankRerank(PostProcessor, BaseNodePostprocessor):
+    """Reorders nodes by the reranker and keeps the best ``top_n`` (None: all).
 
-    ``config`` takes what :func:`vecrank.wrap` takes (or a wrapped client's ``pipeline``); the
-    settings are those of ``collection``, or of ``vector_store``'s collection.
+    ``model`` (and ``max_length``, ``device``, ...) need no config. ``config`` takes what
+    :func:`vecrank.wrap` takes (or a wrapped client's ``pipeline``); the settings are those of
+    ``collection``, or of ``vector_store``'s collection, else ``[defaults]``.
     """
 
     top_n: int | None = Field(default=2, description="nodes to return, best first (None: all)")
-    collection: str | None = Field(default=None, description="the collection whose settings apply")
-    config: Any = Field(default=None, exclude=True, description="a TOML path, dict or VecrankConfig")
     vector_store: Any = Field(default=None, exclude=True, description="a store to take the collection from")
-    _reranker: FrameworkReranker = PrivateAttr()
 
-    def model_post_init(self, context: Any) -> None:
-        super().model_post_init(context)
-        collection = self.collection or store_collection(self.vector_store)
-        self._reranker = FrameworkReranker(self.config, collection)
+    def _store_collection(self) -> str | None:
+        return store_collection(self.vector_store)
 
     @classmethod
     def class_name(cls) -> str:
@@ -96,22 +101,20 @@ def _hits(nodes: Sequence[NodeWithScore]) -> list[Hit]:
 
 
 def _nodes(ranked: Sequence[Ranked]) -> list[NodeWithScore]:
-    """Each node with the new score, and both scores in a copy of its metadata."""
-    nodes = []
-    for item in ranked:
-        original: NodeWithScore = item.document
-        if item.score is None:
-            nodes.append(original)
-            continue
-        node = original.node.model_copy(
-            update={
-                "metadata": {**original.node.metadata, **item.score_metadata()},
-                "excluded_llm_metadata_keys": _with_keys(original.node.excluded_llm_metadata_keys),
-                "excluded_embed_metadata_keys": _with_keys(original.node.excluded_embed_metadata_keys),
-            }
-        )
-        nodes.append(NodeWithScore(node=node, score=item.score))
-    return nodes
+    """Each node with the new score and both scores in a copy of its metadata (unscored: as it was)."""
+    return [item.document if item.score is None else _rescored(item) for item in ranked]
+
+
+def _rescored(item: Ranked) -> NodeWithScore:
+    original: NodeWithScore = item.document
+    node = original.node.model_copy(
+        update={
+            "metadata": {**original.node.metadata, **item.score_metadata()},
+            "excluded_llm_metadata_keys": _with_keys(original.node.excluded_llm_metadata_keys),
+            "excluded_embed_metadata_keys": _with_keys(original.node.excluded_embed_metadata_keys),
+        }
+    )
+    return NodeWithScore(node=node, score=item.score)
 
 
 def _with_keys(keys: list[str]) -> list[str]:

@@ -203,12 +203,15 @@ def deployment_options(deployment: RayDeployment) -> dict[str, Any]:
     return options
 
 
-def build_app(settings: ServerSettings) -> serve.Application:
-    """The Ray Serve application: one deployment per distinct model, the HTTP app as ingress."""
+def build_app(settings: ServerSettings, replica: type[ModelReplica] = ModelReplica) -> serve.Application:
+    """The Ray Serve application: one deployment per distinct model, the HTTP app as ingress.
+
+    ``replica`` is the model deployments' class (tests pass one that can hold a request).
+    """
     models: dict[str, Any] = {}
     for index, model in enumerate(dict.fromkeys(settings.models.values())):
         options = deployment_options(settings.ray.for_model(model))
-        deployment = serve.deployment(ModelReplica).options(name=deployment_name(index, model), **options)
+        deployment = serve.deployment(replica).options(name=deployment_name(index, model), **options)
         models[model] = deployment.bind(settings, model)
     ingress = serve.deployment(serve.ingress()(Ingress)).options(
         name=INGRESS_NAME,
@@ -219,24 +222,28 @@ def build_app(settings: ServerSettings) -> serve.Application:
     return ingress.bind(settings, models)
 
 
-def start(settings: ServerSettings, address: str | None = None) -> str:
+def start(
+    settings: ServerSettings, address: str | None = None, replica: type[ModelReplica] = ModelReplica
+) -> str:
     """Join the Ray cluster at ``address`` (a local one is started if none), deploy, return the URL."""
     if not ray.is_initialized():
         local = not address and not os.environ.get("RAY_ADDRESS")
         ray.init(address=address, **_LOCAL_RAY if local else {})
     port = settings.port or _free_port(settings.host)
     serve.start(http_options={"host": settings.host, "port": port})
-    serve.run(build_app(settings), name=APP_NAME, route_prefix="/")
+    serve.run(build_app(settings, replica), name=APP_NAME, route_prefix="/")
     return f"http://{settings.host}:{port}"
 
 
 @contextmanager
-def running_ray_server(settings: ServerSettings, address: str | None = None) -> Iterator[str]:
+def running_ray_server(
+    settings: ServerSettings, address: str | None = None, replica: type[ModelReplica] = ModelReplica
+) -> Iterator[str]:
     """Deploy on Ray Serve for the duration of the block (``port=0`` picks a free port); yields the URL.
 
     On exit Serve shuts down (replicas finish their queued requests); Ray itself stays up.
     """
-    url = start(settings, address)
+    url = start(settings, address, replica)
     try:
         yield url
     finally:

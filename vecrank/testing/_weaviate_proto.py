@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from google.protobuf import json_format
-from weaviate.proto.v1 import base_pb2, batch_pb2, properties_pb2, search_get_pb2
+from weaviate.proto.v1 import base_pb2, batch_pb2, generative_pb2, properties_pb2, search_get_pb2
 
 from vecrank.testing._weaviate_store import DEFAULT_VECTOR, StoredObject
 
@@ -161,12 +161,14 @@ def search_result(
     obj: StoredObject,
     distance: float | None,
     score: float | None,
+    generative: generative_pb2.GenerativeResult | None = None,
 ) -> search_get_pb2.SearchResult:
-    """One ``SearchResult`` as Weaviate builds it for ``request``."""
+    """One ``SearchResult`` as Weaviate builds it for ``request`` (with its single-prompt answer)."""
     return search_get_pb2.SearchResult(
         properties=search_get_pb2.PropertiesResult(
             non_ref_props=encode_properties(_returned_properties(request, obj)),
             target_collection=collection,
         ),
         metadata=_metadata(request.metadata, obj, distance, score),
+        generative=generative,
     )

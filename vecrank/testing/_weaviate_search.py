@@ -32,7 +32,6 @@ _COMBINE = base_search_pb2.CombinationMethod
 _BM25_K1, _BM25_B = 1.2, 0.75
 _RANKED_K = 60
 _UNSUPPORTED = {
-    "generative": "generative search (no generative module)",
     "boost": "boost",
     "near_image": "near_image",
     "near_audio": "near_audio",
@@ -75,6 +74,8 @@ def check_supported(request: search_get_pb2.SearchRequest) -> None:
         "cross-references": bool(request.properties.ref_properties),
     }
     unsupported = [label for name, label in _UNSUPPORTED.items() if request.HasField(name)]
+    if request.HasField("generative") and request.HasField("group_by"):
+        unsupported.append("generative search with group_by")
     unsupported += [label for label, used in flags.items() if used]
     if unsupported:
         raise SearchError(

@@ -9,10 +9,12 @@ Searches follow Weaviate's semantics closely enough for tests: cosine ``near_vec
 autocut, returned properties, metadata and (named) vectors. There is no vectorizer module:
 texts are embedded with the ``embed`` callable given to the constructor (a hashed
 bag-of-words by default), and objects added without a vector get ``embed`` of their text.
+Generative searches (``collection.generate.*``) are answered by an echo module that returns
+the prompt it was given (see ``_weaviate_generative``).
 
 ``group_by`` groups every ranked, filtered hit (offset and limit are not applied) by the
 property's value, groups in the order of their best hit. Unsupported request features (rerank,
-generative, sort, cursors, tenants, references, media searches) are answered with gRPC
+generative group_by, sort, cursors, tenants, references, media searches) are answered with gRPC
 ``UNIMPLEMENTED``.
 
 Example::
@@ -45,6 +47,7 @@ import grpc
 import weaviate.connect.v4 as weaviate_connection
 from weaviate.proto.v1 import batch_pb2, health_weaviate_pb2, search_get_pb2, weaviate_pb2_grpc
 
+from vecrank.testing._weaviate_generative import generative_answers
 from vecrank.testing._weaviate_proto import decode_batch_object, search_result
 from vecrank.testing._weaviate_search import ScoredObject, SearchError, check_supported, group, search
 from vecrank.testing._weaviate_store import (
@@ -249,8 +252,16 @@ class WeaviateStandIn:
                     for name, members in group(hits, request.group_by)
                 ]
                 return search_get_pb2.SearchReply(took=time.perf_counter() - started, group_by_results=groups)
-            results = [search_result(request, collection.name, h.obj, h.distance, h.score) for h in hits]
-        return search_get_pb2.SearchReply(took=time.perf_counter() - started, results=results)
+            singles, grouped = [None] * len(hits), None
+            if request.HasField("generative"):
+                singles, grouped = generative_answers(request.generative, [h.obj for h in hits])
+            results = [
+                search_result(request, collection.name, h.obj, h.distance, h.score, single)
+                for h, single in zip(hits, singles)
+            ]
+        return search_get_pb2.SearchReply(
+            took=time.perf_counter() - started, results=results, generative_grouped_results=grouped
+        )
 
     @staticmethod
     def _group_result(
