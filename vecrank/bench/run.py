@@ -26,7 +26,7 @@ from ..core.loading import pick_device, pick_dtype
 from ..core.varlen import flash_attn_available
 from ..errors import ConfigError, VecrankError
 from . import measure
-from .environment import machine_info, versions
+from .environment import machine_info, versions, write_results
 from .models import bert_tokenizer_path, build_model, count_parameters
 from .options import parse_args
 from .pairs import PairSet, make_pairs, token_length_stats
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     try:
-        stages = {name: shapes_of(name) for name in names}
+        stages = {} if args.jina else {name: shapes_of(name) for name in names}
     except ConfigError as error:
         print(f"vecrank bench: {error}", file=sys.stderr)
         return 2
@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    if args.jina:
+        from .jina import run_jina
+
+        return run_jina(names, tokenizer, args, command)
     if args.int8 or args.long:
         if device.type != "cpu":
             print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
@@ -311,16 +315,6 @@ def _summary(runs: list[dict], pairs: int) -> dict:
         "peak_over_start_mb": round(max(run["peak_mb"] - run.get("start_mb", 0.0) for run in runs), 1),
         "memory_scope": runs[0]["scope"],
     }
-
-
-def write_results(path: Path, report: dict) -> None:
-    """Write ``report``, keeping other models' results from an earlier run on the same device."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        earlier = json.loads(path.read_text())
-        if earlier.get("device") == report["device"]:
-            report["models"] = {**earlier.get("models", {}), **report["models"]}
-    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 HEADER = (
