@@ -28,7 +28,7 @@ from ..core.loading import pick_device, pick_dtype
 from ..core.varlen import flash_attn_available
 from ..errors import ConfigError, VecrankError
 from . import measure
-from .environment import machine_info, versions
+from .environment import machine_info, versions, write_results
 from .models import bert_tokenizer_path, build_model, count_parameters
 from .options import parse_args
 from .pairs import PairSet, make_pairs, token_length_stats
@@ -387,16 +387,6 @@ def _summary(runs: list[dict], pairs: int) -> dict:
         "peak_over_start_mb": round(max(run["peak_mb"] - run.get("start_mb", 0.0) for run in runs), 1),
         "memory_scope": runs[0]["scope"],
     }
-
-
-def write_results(path: Path, report: dict) -> None:
-    """Write ``report``, keeping other models' results from an earlier run on the same device."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        earlier = json.loads(path.read_text())
-        if earlier.get("device") == report["device"]:
-            report["models"] = {**earlier.get("models", {}), **report["models"]}
-    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 HEADER = (

@@ -11,13 +11,14 @@ import torch
 from transformers import AutoConfig, AutoTokenizer
 
 from ..errors import ModelError
+from ..models import ModelSource, resolve_model
 from .alibi import alibi_kernel
 from .checkpoint import load_jinabert, load_transformers
 from .first_token import first_token_only
+from .hub import cached_locally, hub_reachable
 from .jinabert import is_jinabert, unsupported_setting
 from .modernbert import pack_layers
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
-from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)
