@@ -7,9 +7,9 @@ Commands that index, load or deploy first (``eval``, ``demo --model``, ``serve -
 from __future__ import annotations
 
 from ..cascade import parse_stages
-from ..config import is_remote_model
-from ..core.registry import hub_access, resolve_model
+from ..core.hub import hub_access
 from ..errors import ModelError
+from ..models import is_remote_model, resolve_model
 from .manager import check_model_name, get_reranker_registry
 
 CROSS_ENCODER_PLUGIN = "vecrank.plugins.cross_encoder"
