@@ -164,6 +164,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distill(args: argparse.Namespace) -> int:
+    """Train a small student on a teacher's scores over the user's data; print the held-out report."""
+    from .distill import distill
+
+    distill(
+        args.data,
+        teacher=args.teacher,
+        student=args.student,
+        out=args.out,
+        candidates=args.candidates,
+        hard=args.hard,
+        epochs=args.epochs,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        loss=args.loss,
+        eval_fraction=args.eval_fraction,
+        eval_depth=args.eval_depth,
+        make=[kind.strip() for kind in args.make_queries.split(",") if kind.strip()],
+        split=args.split,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
+    return 0
+
+
+def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
+    """``vecrank distill``'s options (defaults follow the Ettin recipe: 64 candidates, 1 epoch, MSE)."""
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="JSONL of {query, documents}, a BEIR folder, or 'demo' (the demo corpus)",
+    )
+    parser.add_argument(
+        "--teacher", required=True, help="any vecrank model: alias, folder, hub id, cascade a@30>b, or URL"
+    )
+    parser.add_argument("--student", required=True, help="cross-encoder or encoder body (folder or hub id)")
+    parser.add_argument("--out", required=True, help="folder for the trained student (a cross-encoder)")
+    parser.add_argument("--candidates", type=int, default=64, help="candidates per query")
+    parser.add_argument("--hard", type=int, default=None, help="of which the hardest (default: half)")
+    parser.add_argument("--epochs", type=float, default=1.0, help="training epochs")
+    parser.add_argument("--max-length", type=int, default=256, help="tokens per (query, document) pair")
+    parser.add_argument("--batch-size", type=int, default=16, help="pairs per training step")
+    parser.add_argument("--lr", type=float, default=3e-5, help="learning rate")
+    parser.add_argument("--loss", choices=["mse", "margin-mse", "listwise"], default="mse", help="objective")
+    parser.add_argument("--eval-fraction", type=float, default=0.2, help="share of the queries held out")
+    parser.add_argument("--eval-depth", type=int, default=30, help="held-out: the teacher's top N are judged")
+    parser.add_argument(
+        "--make-queries",
+        default="",
+        help="also train on queries made from a BEIR corpus: titles, sentences (first ones), or both",
+    )
+    parser.add_argument("--split", default="test", help="BEIR qrels file: qrels/<split>.tsv")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (split, candidates, training)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vecrank", description=DESCRIPTION)
     parser.add_argument("-V", "--version", action="version", version=f"vecrank {__version__}")
@@ -233,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="qrels file: qrels/<split>.tsv")
     evaluate.add_argument("--out", help="write the results as JSON here")
     evaluate.set_defaults(func=cmd_eval)
+
+    distill = command(
+        "distill", "train a small reranker to rank like a big one on your data", formatter_class=defaults
+    )
+    add_distill_arguments(distill)
+    distill.set_defaults(func=cmd_distill)
 
     plugins = command("plugins", "list installed plugins as JSON")
     plugins.add_argument("--all", action="store_true", help="include the built-in plugins")

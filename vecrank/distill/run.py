@@ -41,7 +41,7 @@ def distill(
     loss: str = "mse",
     eval_fraction: float = 0.2,
     eval_depth: int = 30,
-    make: Sequence[str] | None = None,
+    make: Sequence[str] = (),
     split: str = "test",
     seed: int = 0,
     overwrite: bool = False,
@@ -51,10 +51,9 @@ def distill(
     """Train ``student`` to score like ``teacher`` on ``data``; save it to ``out``; return the report.
 
     ``candidates`` per query are the ``hard`` best first-stage hits (default half) plus medium ones.
-    ``make`` lists the kinds of training queries made from the corpus (``titles``, ``sentences``;
-    plugins' ``vecrank_distill_queries`` hooks always add theirs): by default only when the source
-    gives no queries. ``eval_fraction`` of the given queries are held out of training and judged
-    over the teacher's top ``eval_depth`` candidates.
+    ``make`` lists the kinds of training queries made from a corpus (``titles``, ``sentences``);
+    plugins' ``vecrank_distill_queries`` hooks add theirs. ``eval_fraction`` of the given queries
+    (never made ones) are held out of training and judged over the teacher's top ``eval_depth``.
     """
     out = Path(out)
     hard = candidates // 2 if hard is None else hard
@@ -141,7 +140,7 @@ def _same_model(teacher: str, student: str) -> bool:
 
 
 def _split(
-    source: DistillData, fraction: float, seed: int, make: Sequence[str] | None
+    source: DistillData, fraction: float, seed: int, make: Sequence[str]
 ) -> tuple[list[Query], list[Query]]:
     """(held-out, training) queries: a seeded share of the given ones held out; made ones train only."""
     given = list(source.queries)
@@ -149,8 +148,7 @@ def _split(
         raise ConfigError(f"--data gives {len(given)} query: expected at least 2 (some are held out)")
     random.Random(seed).shuffle(given)
     count = min(len(given) - 1, max(1, round(fraction * len(given))))
-    kinds = tuple(make) if make is not None else ()
-    made = make_queries(source, kinds) if source.documents else []
+    made = make_queries(source, tuple(make)) if source.documents else []
     return given[:count], given[count:] + made
 
 

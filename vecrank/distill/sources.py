@@ -152,9 +152,16 @@ def first_sentence(text: str) -> str:
     return text[: match.start()].strip() if match else text.strip()
 
 
-def make_queries(data: DistillData, kinds: tuple[str, ...] = ("titles", "sentences")) -> list[Query]:
+QUERY_KINDS = ("titles", "sentences")
+
+
+def make_queries(data: DistillData, kinds: tuple[str, ...] = QUERY_KINDS) -> list[Query]:
     """Training queries from the corpus: titles, first sentences, and what plugins' hooks give."""
     from ..plugins import call_hook
+
+    unknown = sorted(set(kinds) - set(QUERY_KINDS))
+    if unknown:
+        raise ConfigError(f"queries made from {unknown}: expected kinds among {', '.join(QUERY_KINDS)}")
 
     made: list[str] = []
     for doc_id, text in data.documents.items():
