@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .adapters.instrument import instrument, uninstrument
     from .config import CollectionConfig, VecrankConfig, load_config
     from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
+    from .distillation import distill
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ _LAZY = {
     "MODEL_ALIASES": "vecrank.core",
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
+    "distill": "vecrank.distillation",
 }
 
 
@@ -58,6 +60,7 @@ __all__ = [
     "VecrankConfig",
     "VecrankError",
     "__version__",
+    "distill",
     "get_reranker",
     "hookimpl",
     "instrument",

@@ -166,7 +166,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_distill(args: argparse.Namespace) -> int:
     """Train a small student on a teacher's scores over the user's data; print the held-out report."""
-    from .distill import distill
+    from .distillation import distill
 
     distill(
         args.data,

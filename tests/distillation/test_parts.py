@@ -7,10 +7,10 @@ import random
 import pytest
 
 from vecrank.cascade import Staged
-from vecrank.distill.candidates import mix
-from vecrank.distill.report import kendall_tau, ndcg, teacher_gains
-from vecrank.distill.sources import DistillData, Query, first_sentence, make_queries
-from vecrank.distill.teacher import targets
+from vecrank.distillation.candidates import mix
+from vecrank.distillation.report import kendall_tau, ndcg, teacher_gains
+from vecrank.distillation.sources import DistillData, Query, first_sentence, make_queries
+from vecrank.distillation.teacher import targets
 from vecrank.errors import ConfigError
 from vecrank.hookspecs import hookimpl
 from vecrank.plugins import register_plugin, unregister_plugin

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from vecrank.cli import main
-from vecrank.distill import REPORT_NAME, distill
-from vecrank.distill.teacher import Teacher
+from vecrank.distillation import REPORT_NAME, distill
+from vecrank.distillation.teacher import Teacher
 from vecrank.errors import ConfigError, DistillError
 
 FAST = {"candidates": 6, "max_length": 48, "batch_size": 8, "progress": False, "say": lambda _: None}
@@ -114,7 +114,7 @@ def test_an_interrupted_run_resumes_from_the_cached_teacher_scores(models, tmp_p
     def broken_training(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("vecrank.distill.run.train", broken_training)
+    monkeypatch.setattr("vecrank.distillation.run.train", broken_training)
     with pytest.raises(KeyboardInterrupt):
         distill(data, str(models["teacher"]), str(models["student"]), out, **FAST)
     assert not out.exists()
