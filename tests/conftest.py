@@ -27,3 +27,13 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tiny_bert(tiny_models: dict[str, Path]) -> Path:
     """The folder of the tiny BERT cross-encoder."""
     return tiny_models["bert"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``slow`` unless ``VECRANK_SLOW_TESTS=1`` (``.ci/run full`` sets it)."""
+    if os.environ.get("VECRANK_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set VECRANK_SLOW_TESTS=1 (or run .ci/run full)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
