@@ -230,4 +230,4 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(models, tmp_path, case, m
         data = tmp_path / "nothing-here"
     with pytest.raises(ConfigError, match=message):
         distill(data, teacher, student, tmp_path / "out", **FAST)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.distill-work").exists()

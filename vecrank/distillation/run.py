@@ -62,9 +62,9 @@ def distill(
     source = load_source(data, split)
     held_out, trained = _split(source, eval_fraction, seed, make)
     work = out.parent / f".{out.name}.distill-work"
-    work.mkdir(parents=True, exist_ok=True)
     scorer = Teacher(teacher, work / "teacher-scores.jsonl", max_length)
     scorer.check()
+    work.mkdir(parents=True, exist_ok=True)
 
     every = trained + held_out
     chosen = choose_candidates(source, every, hard, candidates - hard, seed, progress)

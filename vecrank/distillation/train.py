@@ -4,6 +4,8 @@ trained with ``CrossEncoderTrainer`` on the teacher's raw scores, bf16 on a GPU 
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -115,4 +117,5 @@ def train(
         disable_tqdm=not progress,
     )
     dataset = datasets.Dataset.from_dict(rows)
-    CrossEncoderTrainer(model=student, args=args, train_dataset=dataset, loss=objective).train()
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer's own prints: stdout keeps the report alone
+        CrossEncoderTrainer(model=student, args=args, train_dataset=dataset, loss=objective).train()
