@@ -55,13 +55,22 @@ def _indexed_text(data: DistillData, doc_id: str) -> str:
 
 
 def choose_candidates(
-    data: DistillData, queries: Sequence[Query], hard: int, medium: int, seed: int, progress: bool = True
+    data: DistillData,
+    groups: Sequence[tuple[Sequence[Query], int, int]],
+    seed: int,
+    progress: bool = True,
 ) -> dict[str, list[tuple[str, str]]]:
-    """Each query's candidates: its own list or the BM25 pool, mixed hardest + medium."""
+    """Each query's candidates: its own list or the BM25 pool, mixed hardest + medium.
+
+    ``groups`` are (queries, hard, medium): the training queries and the held-out ones may
+    take different counts; the BM25 index is built once for all.
+    """
     rng = random.Random(seed)
-    searching = [q for q in queries if q.candidates is None]
-    pools = bm25_rankings(data, searching, POOL_FACTOR * (hard + medium), progress) if searching else {}
+    searching = [q for queries, _, _ in groups for q in queries if q.candidates is None]
+    depth = POOL_FACTOR * max(hard + medium for _, hard, medium in groups)
+    pools = bm25_rankings(data, searching, depth, progress) if searching else {}
     return {
         q.id: mix(q.candidates if q.candidates is not None else pools[q.id], hard, medium, rng)
+        for queries, hard, medium in groups
         for q in queries
     }

@@ -53,7 +53,8 @@ def distill(
     ``candidates`` per query are the ``hard`` best first-stage hits (default half) plus medium ones.
     ``make`` lists the kinds of training queries made from a corpus (``titles``, ``sentences``);
     plugins' ``vecrank_distill_queries`` hooks add theirs. ``eval_fraction`` of the given queries
-    (never made ones) are held out of training and judged over the teacher's top ``eval_depth``.
+    (never made ones) are held out of training and judged over the teacher's top ``eval_depth`` (of
+    at least that many candidates, in the same hardest-to-medium proportion).
     """
     out = Path(out)
     hard = candidates // 2 if hard is None else hard
@@ -67,7 +68,10 @@ def distill(
     work.mkdir(parents=True, exist_ok=True)
 
     every = trained + held_out
-    chosen = choose_candidates(source, every, hard, candidates - hard, seed, progress)
+    judged = max(candidates, eval_depth)  # held out: enough candidates for the teacher's top eval_depth
+    judged_hard = round(judged * hard / candidates)
+    groups = [(trained, hard, candidates - hard), (held_out, judged_hard, judged - judged_hard)]
+    chosen = choose_candidates(source, groups, seed, progress)
     texts = [[text for _, text in chosen[q.id]] for q in every]
     scores = scorer.score([q.text for q in every], texts, progress)
 
