@@ -39,7 +39,7 @@ class DistillData:
 def load_source(data: str | Path, split: str = "test") -> DistillData:
     """A JSONL file, a BEIR folder, or ``demo``; a ConfigError says what was expected and found."""
     if str(data) == "demo":
-        from ..demo import load_demo_dataset
+        from ..evaluation import load_demo_dataset
 
         return _from_dataset(load_demo_dataset())
     path = Path(data)
@@ -157,7 +157,8 @@ QUERY_KINDS = ("titles", "sentences")
 
 def make_queries(data: DistillData, kinds: tuple[str, ...] = QUERY_KINDS) -> list[Query]:
     """Training queries from the corpus: titles, first sentences, and what plugins' hooks give."""
-    from ..plugins import call_hook
+    from ..plugins import get_plugin_manager
+    from ..plugins.hooks import call_impl
 
     unknown = sorted(set(kinds) - set(QUERY_KINDS))
     if unknown:
@@ -169,8 +170,8 @@ def make_queries(data: DistillData, kinds: tuple[str, ...] = QUERY_KINDS) -> lis
             made.append(data.titles[doc_id])
         if "sentences" in kinds and text:
             made.append(first_sentence(text))
-    for answer in call_hook("vecrank_distill_queries", documents=data.documents, titles=data.titles) or []:
-        made.extend(answer)
+    for impl in reversed(get_plugin_manager().hook.vecrank_distill_queries.get_hookimpls()):
+        made.extend(call_impl(impl, documents=data.documents, titles=data.titles) or [])
     given = {" ".join(q.text.lower().split()) for q in data.queries}
     queries, seen = [], set(given)
     for number, text in enumerate(made):

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from ..cascade import Staged, order, run_cascade
 from ..config import CollectionConfig, reranker_settings
 from ..errors import ConfigError, DistillError, VecrankError
-from ..plugins import call_hook
+from ..plugins import get_plugin_manager
+from ..plugins.hooks import first_result
 
 COLLECTION = "distill"
 QUERIES_PER_CALL = 8  # queries scored per engine call: enough pairs to fill its batches
@@ -69,7 +70,8 @@ class Teacher:
         return [targets(staged) for staged in run_cascade(queries, candidates, stages)]
 
     def _stage_scores(self, pairs: list[tuple[str, str]], config: CollectionConfig) -> list[float]:
-        scores = call_hook("vecrank_rerank", collection=COLLECTION, pairs=pairs, config=config)
+        hook = get_plugin_manager().hook.vecrank_rerank
+        scores = first_result(hook, collection=COLLECTION, pairs=pairs, config=config)
         if scores is None or len(scores) != len(pairs):
             raise DistillError(f"teacher {config.model!r} gave no score list for {len(pairs)} pairs")
         return [float(score) for score in scores]
