@@ -29,6 +29,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
     parser.add_argument(
+        "--precision",
+        choices=["exact", "fast"],
+        default="exact",
+        help="vecrank's CPU tier with --dtype auto: exact (fp32) or fast (this CPU's fastest tier that "
+        "ranks as fp32 does); sentence-transformers stays fp32",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=3, help="timed runs per engine, interleaved; median kept"
     )
     parser.add_argument(
