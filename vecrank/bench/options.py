@@ -66,6 +66,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "check int8 quality on real MiniLM weights (writes benchmarks/results/int8_cpu.json)",
     )
     parser.add_argument(
+        "--peers",
+        default=None,
+        metavar="RUNTIMES",
+        help="CPU: vecrank's tiers beside peer runtimes (onnxruntime,openvino; pip install "
+        "'vecrank[bench-peers]') and sentence-transformers fp32 (writes benchmarks/results/peers_cpu.json)",
+    )
+    parser.add_argument(
         "--long",
         default=None,
         metavar="LENGTHS",

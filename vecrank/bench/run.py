@@ -50,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
-    if args.int8 or args.long:
+    if args.int8 or args.long or args.peers:
         if device.type != "cpu":
-            print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
+            print(
+                "vecrank bench: --int8, --long and --peers measure the CPU; pass --device cpu",
+                file=sys.stderr,
+            )
             return 2
+        if args.peers:
+            from .peer_run import run_peers
+
+            return run_peers(names, tokenizer, args, command)
         return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
