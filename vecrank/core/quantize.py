@@ -21,8 +21,9 @@ coarsens the grid of all the others, so scores stay closer to float32, and a pai
 longer depends on its batch; the passes over each linear's input and output cost part of
 the speed-up.
 
-The kernels are fbgemm's, whatever ``torch.backends.quantized.engine`` says: both grids rest on
-fbgemm's product on a fixed activation grid, which oneDNN's packed weights do not implement.
+The weights are packed by torch's ``x86`` engine (its default on x86: fbgemm's packed weights),
+whatever ``torch.backends.quantized.engine`` says: both grids rest on fbgemm's product on a
+fixed activation grid, which oneDNN's packed weights do not implement.
 oneDNN's own dynamic linear (faster on AMX: about 910 int8 GOPS against fbgemm's 400 on one
 core) takes one activation range per call, outlier tokens included, whose ranking the guard
 measured at Kendall tau 0.865 against fp32; on AMX CPUs the bf16 tier is faster still and
@@ -53,7 +54,7 @@ from .varlen import FIRST_TOKEN_ONLY
 
 INT8_NAMES = frozenset({"int8", "qint8"})
 # The quantized engine that packs the int8 weights (see the module doc).
-INT8_ENGINE = "fbgemm"
+INT8_ENGINE = "x86"
 PER_TOKEN_NAME = "int8-per-token"
 
 
