@@ -144,7 +144,7 @@ def cut_versus_whole(reranker, big: dict, docs: int = 8) -> dict:
     from vecrank.server.texts import TextCutter
 
     documents = big["documents"][:docs]
-    cutter = TextCutter(reranker.tokenizer, reranker.max_length)
+    cutter = TextCutter(reranker.tokenizers, reranker.max_length)
     start = time.perf_counter()
     cutter.prepare(big["query"], documents)
     cut = time.perf_counter() - start

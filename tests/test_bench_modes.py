@@ -33,6 +33,25 @@ def test_long_mode_takes_ettin_shapes_only(capsys):
     assert "--long takes models 17m" in capsys.readouterr().err
 
 
+def test_jina_mode_times_the_reference_and_both_dtypes_on_both_pair_sets(tmp_path, capsys):
+    out = tmp_path / "jina.json"
+    argv = ["bench", "--jina", "--models", "jina-smoke", "--pairs", "30", "--max-length", "128"]
+    argv += ["--jina-long", "600", "--long-tokens", "1200", "--repeats", "1", "--out", str(out)]
+    assert main(argv) == 0
+    sets = json.loads(out.read_text())["models"]["jina-smoke"]["pair_sets"]
+    assert set(sets) == {"nq_like", "600_tokens"}
+    assert sets["600_tokens"]["pairs"] == 2 and sets["600_tokens"]["reference_batch_size"] == 1
+    for row in sets.values():
+        assert set(row["pairs_per_s"]) == {"reference", "vecrank_fp32", "vecrank_int8"}
+        assert row["fp32_agreement"]["max_abs_diff"] < 1e-4 and row["fp32_agreement"]["same_order"]
+    assert "jina-smoke" in capsys.readouterr().out
+
+
+def test_jina_mode_takes_jina_shapes_only(capsys):
+    assert main(["bench", "--jina", "--models", "17m"]) == 2
+    assert "--jina takes models jina-turbo" in capsys.readouterr().err
+
+
 def test_long_pairs_have_the_asked_length():
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
     pairs = make_long_pairs(tokenizer, 3, 2048, seed=1)

@@ -42,11 +42,12 @@ def test_check_runs_on_cpu_with_only_what_the_gpu_machine_has(tmp_path):
 
     report = json.loads((out / "check_cpu.json").read_text())
     assert report["passed"] and report["device"] == "cpu"
-    assert set(report["parity"]) == {"bert", "xlm-roberta", "deberta-v2", "modernbert"}
+    assert set(report["parity"]) == {"bert", "xlm-roberta", "deberta-v2", "modernbert", "jinabert"}
     modernbert = report["parity"]["modernbert"]
     assert modernbert["longest_pair_tokens"] > 2 * modernbert["sliding_window"]
     assert modernbert["attention"]["bf16_packed"].startswith("varlen")
     assert modernbert["fp32_padded_vs_sentence_transformers"]["max_abs_diff"] <= 1e-4
+    assert report["parity"]["jinabert"]["attention"]["bf16_packed"] == "varlen:sdpa-loop"
     assert set(report["throughput"]) == {"tiny", "tiny@10>tiny"}
     assert all(row["same_order"] and row["ratio"] > 0 for row in report["throughput"].values())
     throughput = json.loads((out / "throughput_cpu.json").read_text())

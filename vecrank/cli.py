@@ -201,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--query", "-q", required=True, help="the query text")
     rank.add_argument("--top-k", type=int, default=None, help="print only the best K (default: all)")
     rank.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best there is)")
-    rank.add_argument("--trust-remote-code", action="store_true", help="allow hub code (JinaBERT)")
+    rank.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run a checkpoint's own hub code where vecrank does not implement its config",
+    )
     rank.add_argument("--json", action="store_true", help="print JSON")
     rank.set_defaults(func=cmd_rank)
 

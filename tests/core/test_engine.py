@@ -31,11 +31,6 @@ def test_missing_folder_or_id_is_named():
         CrossEncoderReranker("no-such/model-anywhere")
 
 
-def test_remote_code_models_are_opt_in():
-    with pytest.raises(ModelError, match="jina-reranker-v1-turbo-en.*trust_remote_code=True"):
-        CrossEncoderReranker("jina-turbo")
-
-
 def test_bad_dtype_is_named(tiny_bert):
     with pytest.raises(ModelError, match="unknown dtype 'float8'"):
         CrossEncoderReranker(str(tiny_bert), dtype="float8")

@@ -226,9 +226,14 @@ def test_int8_grids_follow_the_cpu_and_serve_padded_batches(monkeypatch):
     x = torch.randn(3, 7, 32)  # (batch, sequence, hidden), as the padded path passes it
     x[:, -2:] = 0  # padding rows
     error = {}
+    # The 8-bit grid is exact only where the CPU has VNNI: without it fbgemm's int16 sums saturate,
+    # which is why such CPUs get the 7-bit grid. Each grid is checked where the CPU can run it.
+    cpu_has_vnni = quantize.full_range_activations()
     for vnni, steps in ((True, 127), (False, 63)):
         monkeypatch.setattr(quantize, "full_range_activations", lambda vnni=vnni: vnni)
         assert quantize.activation_levels() == steps
+        if vnni and not cpu_has_vnni:
+            continue
         with torch.inference_mode():
             exact = linear(x)
             for mode, int8_linear in zip(("call", "token"), _int8_linears(linear)):
@@ -238,4 +243,5 @@ def test_int8_grids_follow_the_cpu_and_serve_padded_batches(monkeypatch):
                 error[mode, steps] = (out - exact).abs().max().item()
                 assert error[mode, steps] < 4 / steps * exact.abs().max().item()
     for mode in ("call", "token"):  # 7-bit activations (no VNNI) use a grid twice as coarse
-        assert error[mode, 63] > 1.5 * error[mode, 127]
+        if (mode, 127) in error:
+            assert error[mode, 63] > 1.5 * error[mode, 127]

@@ -51,7 +51,7 @@ def wait_until(condition, timeout: float = 10.0) -> None:
 
 def queued(base_url: str) -> int:
     """Pairs waiting for the engine, from /health."""
-    return httpx.get(base_url + "/health").json()["queue_pairs"]
+    return httpx.get(base_url + "/health", headers=AUTH).json()["queue_pairs"]
 
 
 class GatedReranker:

@@ -134,7 +134,7 @@ async def test_full_queue_raises_overloaded(engine: FakeReranker) -> None:
     await asyncio.to_thread(engine.entered.wait, 5)
     queued = asyncio.create_task(batcher.score(pairs_for("queued", 4)))
     await asyncio.sleep(0.01)
-    with pytest.raises(Overloaded, match="4 pairs are waiting"):
+    with pytest.raises(Overloaded, match="queue of this model is full"):
         await batcher.score(pairs_for("refused", 2))
     engine.gate.set()
     await asyncio.gather(running, queued)

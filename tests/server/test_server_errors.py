@@ -5,7 +5,7 @@ from __future__ import annotations
 import cohere
 import httpx
 import pytest
-from server_helpers import API_KEY, DOCUMENTS, QUERIES
+from server_helpers import API_KEY, AUTH, DOCUMENTS, QUERIES
 
 QUERY = QUERIES[0]
 
@@ -37,7 +37,7 @@ CASES = [
         "/v1/rerank",
         {"query": "q", "documents": [{"text": 1}]},
         422,
-        ["documents[0]", "object of strings"],
+        ["`documents.0.dict[str,str].text`", "valid string"],
         "message",
     ),
     ("/v1/rerank", {"query": "q", "documents": [{"body": "x"}]}, 422, ["documents[0]", "'text'"], "message"),
@@ -111,7 +111,9 @@ def test_api_key_is_required(base_url: str, headers: dict, words: str) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
         assert words in response.text
     assert httpx.get(base_url + "/metrics", headers=headers).status_code == 401
-    assert httpx.get(base_url + "/health").status_code == 200  # probes need no key
+    assert httpx.get(base_url + "/health").json() == {"status": "ok"}  # probes need no key; no queue state
+    assert httpx.get(base_url + "/health", headers=AUTH).json() == {"status": "ok", "queue_pairs": 0}
+    assert httpx.get(base_url + "/health", headers=headers).json() == {"status": "ok"}  # a wrong key
     assert httpx.get(base_url + "/.well-known/ready").status_code == 204
 
 

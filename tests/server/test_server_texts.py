@@ -7,7 +7,8 @@ import random
 import pytest
 from transformers import AutoTokenizer
 
-from vecrank.server.texts import TextCutter, Truncation, invalid_text
+from vecrank.core.tokenizer_pool import TokenizerPool
+from vecrank.server.texts import Prepared, TextCutter, Truncation, invalid_text, slices
 
 MAX_LENGTH = 512
 
@@ -54,14 +55,15 @@ def encode(tokenizer, query: str, documents: list[str]) -> list[list[int]]:
 @pytest.mark.parametrize("query", ["how many people live in berlin", "long query " * 400])
 def test_cut_texts_tokenise_as_the_whole_texts(tokenizer, query: str) -> None:
     documents = texts()
-    prepared = TextCutter(tokenizer, MAX_LENGTH).prepare(query, documents, Truncation(count=True))
+    cutter = TextCutter(TokenizerPool(tokenizer), MAX_LENGTH)
+    prepared = cutter.prepare(query, documents, Truncation(count=True))
     assert sum(len(a) < len(b) for a, b in zip(prepared.documents, documents)) >= 6  # long ones were cut
     assert encode(tokenizer, prepared.query, prepared.documents) == encode(tokenizer, query, documents)
     assert prepared.tokens == [len(ids) for ids in encode(tokenizer, query, documents)]
 
 
 def test_first_tokens_keep_each_documents_first_tokens(tokenizer) -> None:
-    cutter = TextCutter(tokenizer, MAX_LENGTH)
+    cutter = TextCutter(TokenizerPool(tokenizer), MAX_LENGTH)
     for count in (1, 2, 7, 600):
         for document, cut in zip(texts(), cutter.first_tokens(texts(), count)):
             ids = tokenizer(document, add_special_tokens=False, verbose=False)["input_ids"][:count]
@@ -73,3 +75,18 @@ def test_invalid_text_names_the_place() -> None:
     assert invalid_text({"documents": [{"text": "ok", "id": "\udfff"}]}) == ("documents[0].id", 0)
     assert invalid_text({"q\ud800": 1}) == ("key", 1)
     assert invalid_text({"query": "café 中文", "documents": ["\U0001f600"]}) is None
+
+
+@pytest.mark.parametrize(
+    "truncation", [Truncation(count=True), Truncation(left=True), Truncation(refuse=True), Truncation()]
+)
+def test_a_request_prepared_in_slices_equals_it_prepared_whole(tokenizer, truncation: Truncation) -> None:
+    cutter = TextCutter(TokenizerPool(tokenizer), MAX_LENGTH)
+    documents = texts()
+    parts = slices(documents, chars=6_000)
+    assert len(parts) >= 4 and all(part.stop > part.start for part in parts)
+    assert [i for part in parts for i in range(len(documents))[part]] == list(range(len(documents)))
+    whole = cutter.prepare("a query", documents, truncation)
+    joined = Prepared.joined([cutter.prepare("a query", documents[part], truncation) for part in parts])
+    assert joined == whole
+    assert slices([]) == [slice(0, 0)]

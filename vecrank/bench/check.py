@@ -7,6 +7,8 @@
    DeBERTa-v2, ModernBERT with pairs longer than its sliding window): sentence-transformers
    ``CrossEncoder`` in fp32 against vecrank fp32 padded (within 1e-4, same order), and vecrank
    bf16 packed (varlen) against vecrank fp32 padded (within 5e-2, same order beyond that gap).
+   JinaBERT (ALiBi, 6 heads; packed with flash-attn's ``alibi_slopes`` where importable) the same
+   way, with vecrank's fp32 padded path on CPU as the reference.
 2. Throughput: the benchmark of :mod:`vecrank.bench.run` on MiniLM-L6, every Ettin shape and two
    cascades, one model at a time, each merged into ``throughput_<device>.json`` as it finishes;
    models that would start past the time budget are listed as skipped.
@@ -34,7 +36,7 @@ import torch
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device
 from ..errors import ModelError, VecrankError
-from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_tiny_model
+from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_jinabert, build_tiny_model
 from .environment import machine_info, versions
 from .measure import score_agreement
 from .pairs import PairSet
@@ -96,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             report["parity"][architecture] = parity(model, architecture, device)
             print(_parity_line(architecture, report["parity"][architecture]), flush=True)
+        jina = build_jinabert(
+            Path(folder) / "jinabert", heads=6, hidden=48, max_position_embeddings=PARITY_MAX_LENGTH
+        )
+        report["parity"]["jinabert"] = jinabert_parity(jina, device)
+        print(_parity_line("jinabert", report["parity"]["jinabert"]), flush=True)
     report["seconds_parity"] = round(time.monotonic() - started, 1)
     models = args.models.split(",") if args.models else (CPU_MODELS if args.cpu else GPU_MODELS)
     report["throughput"] = throughput(models, device, args, out_dir, started + args.budget_s)
@@ -149,13 +156,43 @@ def parity(folder: Path, architecture: str, device: torch.device) -> dict:
         "sliding_window": MODERNBERT_LOCAL_ATTENTION if architecture == "modernbert" else None,
         "fp32_padded_vs_sentence_transformers": fp32_vs_st,
         "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
-        "passed": bool(
-            fp32_vs_st["max_abs_diff"] <= FP32_TOLERANCE
-            and fp32_vs_st["same_order"]
-            and bf16_vs_fp32["max_abs_diff"] <= BF16_TOLERANCE
-            and bf16_vs_fp32["same_order"]
-        ),
+        "passed": _passed(fp32_vs_st, bf16_vs_fp32),
     }
+
+
+def jinabert_parity(folder: Path, device: torch.device) -> dict:
+    """JinaBERT (6 heads, ALiBi): vecrank fp32 padded on CPU, on the device, and bf16 packed on the device.
+
+    sentence-transformers could load it only with the hub's code; the padded fp32 path on CPU is the
+    reference (the tests check it against the architecture written out plainly).
+    """
+    pairs = parity_pairs()
+    reference = _engine(folder, torch.device("cpu"), torch.float32, "sdpa").predict(pairs)
+    padded = _engine(folder, device, torch.float32, "sdpa")
+    packed = _engine(folder, device, torch.bfloat16, "varlen")
+    fp32 = padded.predict(pairs, batch_tokens=1024)
+    bf16 = packed.predict(pairs, batch_tokens=1024)
+    group = PairSet(pairs, 1, len(pairs))
+    fp32_vs_cpu = score_agreement(fp32, reference, group, FP32_TOLERANCE)
+    bf16_vs_fp32 = score_agreement(bf16, fp32, group, BF16_TOLERANCE)
+    return {
+        "attention": {"fp32_padded": padded.loaded.attention, "bf16_packed": packed.loaded.attention},
+        "pairs": len(pairs),
+        "longest_pair_tokens": int(max(padded.tokenize(pairs).lengths)),
+        "fp32_padded_vs_sentence_transformers": fp32_vs_cpu,  # the CPU fp32 padded path stands in for ST
+        "bf16_packed_vs_fp32_padded": bf16_vs_fp32,
+        "passed": _passed(fp32_vs_cpu, bf16_vs_fp32),
+    }
+
+
+def _passed(fp32: dict, bf16: dict) -> bool:
+    """Both agreements within their tolerance and in the same order."""
+    return bool(
+        fp32["max_abs_diff"] <= FP32_TOLERANCE
+        and fp32["same_order"]
+        and bf16["max_abs_diff"] <= BF16_TOLERANCE
+        and bf16["same_order"]
+    )
 
 
 def _engine(folder: Path, device: torch.device, dtype: torch.dtype, attention: str) -> CrossEncoderReranker:

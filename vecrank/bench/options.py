@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from .shapes import MODEL_NAMES
+from .shapes import JINA_SHAPES, MODEL_NAMES
+
+DEFAULT_MODELS = "minilm-l6,17m,32m"
+JINA_DEFAULT = "jina-turbo,jina-tiny"
 
 DESCRIPTION = (
     "Throughput of vecrank against sentence-transformers CrossEncoder on random-weight models in the "
@@ -20,9 +23,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--models",
-        default="minilm-l6,17m,32m",
+        default=None,
         help=f"comma-separated: {', '.join(MODEL_NAMES)}, or a cascade such as '17m@20>150m' "
-        "(17m scores each query's 100 candidates, 150m orders its best 20)",
+        "(17m scores each query's 100 candidates, 150m orders its best 20); default minilm-l6,17m,32m. "
+        f"With --jina: {', '.join(JINA_SHAPES)}; default {JINA_DEFAULT}",
     )
     parser.add_argument("--pairs", type=int, default=1000, help="pairs per throughput run (queries of 100)")
     parser.add_argument("--max-length", type=int, default=512, help="tokens per pair")
@@ -83,6 +87,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
     )
     parser.add_argument(
+        "--jina",
+        action="store_true",
+        help="CPU: JinaBERT shapes, vecrank packed fp32 and int8 against the padded reference on NQ-like "
+        "and --jina-long-token pairs (writes benchmarks/results/jina_cpu.json)",
+    )
+    parser.add_argument("--jina-long", type=int, default=4096, help="with --jina: tokens of the long pairs")
+    parser.add_argument(
         "--out", default=None, help="JSON path (None: benchmarks/results/throughput_<device>.json)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.models = args.models or (JINA_DEFAULT if args.jina else DEFAULT_MODELS)
+    return args

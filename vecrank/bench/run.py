@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     try:
-        stages = {name: shapes_of(name) for name in names}
+        stages = {} if args.jina else {name: shapes_of(name) for name in names}
     except ConfigError as error:
         print(f"vecrank bench: {error}", file=sys.stderr)
         return 2
@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
+    if args.jina:
+        from .jina import run_jina
+
+        return run_jina(names, tokenizer, args, command)
     if args.int8 or args.long or args.peers:
         if device.type != "cpu":
             print(

@@ -32,3 +32,23 @@ ETTIN_SHAPES: dict[str, EttinShape] = {
 SMOKE_SHAPES: dict[str, EttinShape] = {"tiny": EttinShape(64, 128, 3, 4)}
 
 MODEL_NAMES = (*ETTIN_SHAPES, "minilm-l6", *SMOKE_SHAPES)
+
+
+@dataclass(frozen=True)
+class JinaShape:
+    """The sizes of a Jina reranker v1 (JinaBERT) encoder."""
+
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+
+
+# The config.json of jinaai/jina-reranker-v1-{turbo,tiny}-en: 12 heads (not a power of two), an
+# 8192-token ALiBi context, vocabulary 30528. They run against the padded reference (``--jina``),
+# not sentence-transformers, which could load them only with the hub's code.
+JINA_SHAPES: dict[str, JinaShape] = {
+    "jina-turbo": JinaShape(384, 1536, 6, 12),
+    "jina-tiny": JinaShape(384, 1536, 4, 12),
+    "jina-smoke": JinaShape(32, 64, 2, 4),  # not a released model: checks the benchmark in seconds
+}

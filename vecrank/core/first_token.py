@@ -28,6 +28,11 @@ FIRST_TOKEN_LINEARS = {
 }
 
 
+def first_token_linears(model: PreTrainedModel) -> tuple[str, ...] | None:
+    """The last layer's linears that read first tokens only when it runs first-token-only (None: unknown)."""
+    return getattr(model, "first_token_linears", None) or FIRST_TOKEN_LINEARS.get(model.config.model_type)
+
+
 def encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:
     """The encoder layers of a BERT-like or ModernBERT model (with or without its task head)."""
     base = model.base_model
@@ -38,8 +43,12 @@ def first_token_only(model: PreTrainedModel) -> bool:
     """Make the model's last layer compute first tokens only on packed batches; returns whether it could.
 
     ModernBERT models need :func:`~vecrank.core.modernbert.pack_layers` first (interleaved rotary rows).
+    A model of vecrank's own (JinaBERT) names its ``first_token_linears`` and runs that layer itself.
     """
     config = model.config
+    if getattr(model, "first_token_linears", None):
+        setattr(model, FIRST_TOKEN_ONLY, True)
+        return True
     if config.model_type == "modernbert" and config.classifier_pooling == "cls":
         layer, forward = encoder_layers(model)[-1], _modernbert_layer
         if not getattr(layer.attn, INTERLEAVED, False):
@@ -63,19 +72,23 @@ def first_token_attention(
     cu_seqlens: torch.Tensor,
     scaling: float,
     half_window: int,
+    alibi_slopes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Each sequence's first-token query over its own keys (within ``half_window`` if not -1).
 
     query: (N, H, D), one row per sequence; key, value: (T, H, D) packed; returns (N, H * D).
+    ``alibi_slopes`` (H,): add ``-slope * j`` to the score of the key at position ``j`` (ALiBi).
     """
     starts, lengths = cu_seqlens[:-1].long(), (cu_seqlens[1:] - cu_seqlens[:-1]).long()
     count, heads, depth = query.shape
     segment = torch.repeat_interleave(torch.arange(count, device=key.device), lengths)
     q, k, v = (t.transpose(0, 1).float() for t in (query, key, value))  # (H, ., D)
     scores = (q[:, segment] * k).sum(-1) * scaling  # (H, T)
+    position = torch.arange(len(segment), device=key.device) - starts[segment]
     if half_window >= 0:
-        position = torch.arange(len(segment), device=key.device) - starts[segment]
         scores = scores.masked_fill(position > half_window, float("-inf"))
+    if alibi_slopes is not None:
+        scores = scores - alibi_slopes.float()[:, None] * position
     index = segment.expand(heads, -1)
     peak = scores.new_full((heads, count), float("-inf")).scatter_reduce(1, index, scores, "amax")
     weights = (scores - peak[:, segment]).exp()

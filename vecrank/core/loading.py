@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
 from ..errors import ModelError
 from . import cpu
+from .alibi import alibi_kernel
+from .checkpoint import load_jinabert, load_transformers
 from .first_token import first_token_only
+from .jinabert import is_jinabert, unsupported_setting
 from .modernbert import pack_layers
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
 from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
@@ -181,66 +184,33 @@ def load_model(
 
     ``attention``: ``auto`` packs sequences with varlen attention where the architecture
     allows, on CPU and on CUDA with a varlen kernel (padded SDPA elsewhere); ``varlen``
-    forces packing (any device); ``sdpa``/``eager`` run padded. ``precision`` (``exact`` or
-    ``fast``) chooses the CPU tier where ``dtype`` is ``auto`` (see :func:`resolve_dtype`).
+    forces packing (any device); ``sdpa``/``eager`` run padded. JinaBERT runs in vecrank's
+    own module (:mod:`.jinabert`); ``trust_remote_code`` runs a checkpoint's hub code instead
+    where that module does not implement its config. ``precision`` (``exact`` or ``fast``)
+    chooses the CPU tier where ``dtype`` is ``auto`` (see :func:`resolve_dtype`).
     """
     source = resolve_model(name)
-    if source.needs_remote_code and not trust_remote_code:
-        raise ModelError(
-            f"model {name!r} ({source.source}) runs code from the hub; "
-            "pass trust_remote_code=True to allow it"
-        )
     folder = model_folder(source)
     torch_device = pick_device(device)
     dtype = resolve_dtype(dtype, precision, torch_device)
     torch_dtype = pick_dtype(dtype, torch_device)
     local_only = hub_access(source)
-    try:
-        config = AutoConfig.from_pretrained(
-            folder, trust_remote_code=trust_remote_code, local_files_only=local_only
-        )
-        tokenizer = AutoTokenizer.from_pretrained(
-            folder, trust_remote_code=trust_remote_code, local_files_only=local_only
-        )
-    except (OSError, ValueError) as error:
-        raise _not_found(source, error) from error
-
-    packable = config.model_type in PACKABLE_MODEL_TYPES
-    if attention == "varlen" and not packable:
-        raise ModelError(
-            f"attention='varlen' does not support model type {config.model_type!r}; "
-            f"supported: {', '.join(sorted(PACKABLE_MODEL_TYPES))}"
-        )
-    use_varlen = attention == "varlen" or (
-        attention == "auto" and packable and packs_by_default(torch_device)
-    )
+    config, tokenizer = _config_and_tokenizer(source, folder, trust_remote_code, local_only)
+    native = _runs_natively(name, config, trust_remote_code)
+    use_varlen = _packs(attention, config, native, torch_device, torch_dtype)
     implementation = ATTENTION_NAME if use_varlen else ("sdpa" if attention == "auto" else attention)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder,
-            dtype=torch_dtype,
-            attn_implementation=implementation,
-            trust_remote_code=trust_remote_code,
-            local_files_only=local_only,
-        )
-    except ValueError as error:
-        if attention != "auto" or "attention implementation" not in str(error):
-            raise ModelError(f"model {name!r}: {error}") from error
-        # An architecture without SDPA support (DeBERTa-v2): its own default attention.
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder, dtype=torch_dtype, trust_remote_code=trust_remote_code, local_files_only=local_only
-        )
+        if native:
+            model = load_jinabert(source.name, folder, config, torch_dtype, local_only)
+        else:
+            model = load_transformers(
+                source.name, folder, torch_dtype, implementation, trust_remote_code, local_only
+            )
     except OSError as error:
         raise _not_found(source, error) from error
     model.to(torch_device).eval()
-    if use_varlen:
-        if config.model_type == "modernbert":
-            pack_layers(model)  # reorders float weights: before quantising
-        first_token_only(model)
-    quantization = int8_mode(dtype)
-    if quantization:
-        quantize_int8(model, quantization)
-    label = f"varlen:{varlen_kernel(torch_device)}" if use_varlen else model.config._attn_implementation
+    quantization = _prepare(model, dtype, use_varlen)
+    label = _attention_label(model, native, use_varlen, torch_device, torch_dtype)
     logger.info(
         "loaded %s on %s (%s, attention %s)", source.source, torch_device, quantization or torch_dtype, label
     )
@@ -254,6 +224,71 @@ def load_model(
         max_length=_max_length(max_length, tokenizer, config),
         quantization=quantization,
     )
+
+
+def _config_and_tokenizer(source: ModelSource, folder: str, trust_remote_code: bool, local_only: bool):
+    """The checkpoint's config and tokenizer; a missing model is a ModelError saying what was tried."""
+    try:
+        config = AutoConfig.from_pretrained(
+            folder, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+        tokenizer = AutoTokenizer.from_pretrained(
+            folder, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+    except (OSError, ValueError) as error:
+        raise _not_found(source, error) from error
+    return config, tokenizer
+
+
+def _runs_natively(name: str, config, trust_remote_code: bool) -> bool:
+    """Whether vecrank's JinaBERT runs this model; a JinaBERT variant it does not implement needs hub code."""
+    if not is_jinabert(config):
+        return False
+    unsupported = unsupported_setting(config)
+    if unsupported is None:
+        return True
+    if trust_remote_code:
+        return False
+    raise ModelError(
+        f"model {name!r}: JinaBERT config field {unsupported} is not implemented by vecrank's JinaBERT; "
+        "pass trust_remote_code=True to run the model's own code from the hub instead"
+    )
+
+
+def _packs(attention: str, config, native: bool, device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether to run packed (varlen) batches; ``attention="varlen"`` where that cannot be is an error."""
+    packable = native or (config.model_type in PACKABLE_MODEL_TYPES and not is_jinabert(config))
+    if attention == "varlen" and not packable:
+        supported = ", ".join(sorted({*PACKABLE_MODEL_TYPES, "JinaBERT"}))
+        raise ModelError(
+            f"attention='varlen' does not support model type {config.model_type!r}; supported: {supported}"
+        )
+    if attention != "auto":
+        return attention == "varlen"
+    if native:
+        return device.type == "cpu" or alibi_kernel(device, dtype) == "flash-attn"
+    return packable and packs_by_default(device)
+
+
+def _prepare(model: torch.nn.Module, dtype: str | torch.dtype | None, use_varlen: bool) -> str | None:
+    """Packed-path rewrites (ModernBERT rotary rows, first-token last layer), then int8; returns its mode."""
+    if use_varlen:
+        if model.config.model_type == "modernbert":
+            pack_layers(model)  # reorders float weights: before quantising
+        first_token_only(model)
+    quantization = int8_mode(dtype)
+    if quantization:
+        quantize_int8(model, quantization)
+    return quantization
+
+
+def _attention_label(
+    model: torch.nn.Module, native: bool, use_varlen: bool, device: torch.device, dtype: torch.dtype
+) -> str:
+    """``varlen:<kernel>`` when packed, else the padded attention implementation."""
+    if use_varlen:
+        return f"varlen:{alibi_kernel(device, dtype) if native else varlen_kernel(device)}"
+    return "sdpa" if native else model.config._attn_implementation
 
 
 def _max_length(requested: int | None, tokenizer, config) -> int:

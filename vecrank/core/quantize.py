@@ -49,7 +49,7 @@ from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
 from ..errors import ModelError
 from . import cpu
-from .first_token import FIRST_TOKEN_LINEARS, encoder_layers
+from .first_token import encoder_layers, first_token_linears
 from .varlen import FIRST_TOKEN_ONLY
 
 INT8_NAMES = frozenset({"int8", "qint8"})
@@ -174,14 +174,13 @@ def per_pair_linears(model: torch.nn.Module) -> set[str]:
     Those outside the encoder layers (pooler, head), and those of a first-token last layer
     that see first tokens only. Empty for architectures whose layers are not known here.
     """
-    config = getattr(model, "config", None)
-    model_type = getattr(config, "model_type", None)
-    if model_type not in FIRST_TOKEN_LINEARS:
+    names = first_token_linears(model) if hasattr(model, "config") else None
+    if names is None:
         return set()
     layers = encoder_layers(model)
     token_rows = {id(module) for module in layers.modules() if isinstance(module, torch.nn.Linear)}
     if getattr(model, FIRST_TOKEN_ONLY, False):
-        token_rows -= {id(layers[-1].get_submodule(name)) for name in FIRST_TOKEN_LINEARS[model_type]}
+        token_rows -= {id(layers[-1].get_submodule(name)) for name in names}
     return {
         name
         for name, module in model.named_modules()

@@ -28,13 +28,11 @@ MODEL_ALIASES: dict[str, str] = {
     "ettin-1b": "cross-encoder/ettin-reranker-1b-v1",
     "jina-turbo": "jinaai/jina-reranker-v1-turbo-en",
     "jina-tiny": "jinaai/jina-reranker-v1-tiny-en",
+    "jina-base": "jinaai/jina-reranker-v1-base-en",
     "minilm-l6": "cross-encoder/ms-marco-MiniLM-L6-v2",
     "bge-base": "BAAI/bge-reranker-base",
     "mxbai-base": "mixedbread-ai/mxbai-rerank-base-v1",
 }
-
-# Models whose code lives on the hub (JinaBERT): loading them runs that code, so it is opt-in.
-REMOTE_CODE_MODELS = frozenset({"jinaai/jina-reranker-v1-turbo-en", "jinaai/jina-reranker-v1-tiny-en"})
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 HUB_PROBE_SECONDS = 3.0
@@ -48,10 +46,6 @@ class ModelSource:
     source: str
     is_local: bool
     alias: str | None = None
-
-    @property
-    def needs_remote_code(self) -> bool:
-        return self.source in REMOTE_CODE_MODELS
 
 
 def resolve_model(name: str, registered: Mapping[str, str] | None = None) -> ModelSource:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..pairs import Pair, distinct
 from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
 from .loading import LoadedModel, load_model
+from .tokenizer_pool import TokenizerPool
 from .varlen import packed_logits, position_offset
 from .workers import BatchWorkers
 
@@ -71,6 +72,7 @@ class CrossEncoderReranker:
             precision=precision,
         )
         self.name = name
+        self.tokenizers = TokenizerPool(self.loaded.tokenizer)
         on_cpu = self.device.type == "cpu"
         self.batch_tokens = batch_tokens or (CPU_BATCH_TOKENS if on_cpu else GPU_BATCH_TOKENS)
         self._workers = BatchWorkers((cpu_workers or torch.get_num_threads()) if on_cpu else 1)
@@ -93,6 +95,7 @@ class CrossEncoderReranker:
 
     @property
     def tokenizer(self):
+        """The loaded tokenizer; threads that encode borrow their own copy from ``tokenizers``."""
         return self.loaded.tokenizer
 
     @property
@@ -125,7 +128,8 @@ class CrossEncoderReranker:
         length = self.max_length if max_length is None else min(max_length, self.max_length)
         if length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
-        return encode_pairs(self.tokenizer, pairs, length, self._with_token_types)
+        with self.tokenizers.borrow() as tokenizer:
+            return encode_pairs(tokenizer, pairs, length, self._with_token_types)
 
     @torch.inference_mode()
     def predict(

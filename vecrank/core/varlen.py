@@ -222,7 +222,12 @@ def _segment_mean(hidden: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tenso
 
 
 def packed_logits(model: PreTrainedModel, batch: PackedBatch) -> torch.Tensor:
-    """Run a sequence-classification model on a packed batch; returns (N, num_labels) logits."""
+    """Run a sequence-classification model on a packed batch; returns (N, num_labels) logits.
+
+    A model of vecrank's own (JinaBERT) runs packed batches itself, through its ``packed_logits``.
+    """
+    if hasattr(model, "packed_logits"):
+        return model.packed_logits(batch)
     config = model.config
     device = model.device
     cu_seqlens = batch.cu_seqlens.to(device, non_blocking=True)

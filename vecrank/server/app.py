@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
@@ -15,11 +14,11 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..core.reranker import CrossEncoderReranker
-from .auth import require_api_key
+from .auth import has_api_key, require_api_key
+from .body import BodyBudget, read_json
 from .errors import ApiError, error_body
 from .middleware import RequestLog
 from .openapi import openapi_schema
@@ -32,11 +31,12 @@ from .schemas import (
 )
 from .service import RerankService
 from .settings import ServerSettings
-from .texts import invalid_text
 
 logger = logging.getLogger("vecrank.server")
 
 T = TypeVar("T")
+# Answers of up to this many documents are built on the event loop; larger ones on a worker thread.
+INLINE_ANSWER_DOCUMENTS = 256
 
 router = APIRouter()
 protected = APIRouter(dependencies=[Depends(require_api_key)])
@@ -74,6 +74,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.body_budget = BodyBudget(settings.body_budget)
     app.include_router(router)
     app.include_router(protected)
     app.include_router(docs if keyed_docs else open_health)
@@ -120,11 +121,11 @@ async def ready(request: Request) -> Response:
 
 
 async def _health(request: Request) -> JSONResponse:
+    """A bare status; the queue too for a caller with the key (or when the server has none)."""
     service: RerankService = request.app.state.service
-    body = {
-        "status": "ok" if service.ready else "unavailable",
-        "queue_pairs": sum(service.queue_depths().values()),
-    }
+    body: dict[str, Any] = {"status": "ok" if service.ready else "unavailable"}
+    if has_api_key(request):
+        body["queue_pairs"] = sum(service.queue_depths().values())
     return JSONResponse(body, 200 if service.ready else 503)
 
 
@@ -200,7 +201,7 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
     texts = body.document_texts()
     request.state.documents = len(texts)
     service.check(body.query, texts, body.documents_field, body.allow_empty)
-    prepared = await asyncio.to_thread(service.prepare, alias, body.query, texts, body.truncation)
+    prepared = await service.prepare(alias, body.query, texts, body.truncation)
     if prepared.too_long is not None:
         limit = service.reranker(alias).max_length
         raise ApiError(
@@ -216,36 +217,14 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
         raise
     except Exception as error:
         raise ApiError(500, f"reranking failed: {type(error).__name__}: {error}", "backend") from error
-    return JSONResponse(body.answer(logits, alias, prepared.tokens))
+    if len(texts) <= INLINE_ANSWER_DOCUMENTS:
+        return JSONResponse(body.answer(logits, alias, prepared.tokens))
+    return JSONResponse(await asyncio.to_thread(body.answer, logits, alias, prepared.tokens))
 
 
 async def _json(request: Request) -> Any:
-    """The parsed body: 413 past ``max_request_bytes``, 400 for bad or too deeply nested JSON, 422 for
-    text that UTF-8 cannot encode (a lone surrogate), 499 when the client hangs up mid-body."""
-    limit = request.app.state.settings.max_request_bytes
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, f"the request body is larger than {limit} bytes (max_request_bytes)")
-    except ClientDisconnect:
-        raise ApiError(
-            499, "the client closed the connection while sending the body", "client_closed"
-        ) from None
-    try:
-        data = json.loads(body)
-    except RecursionError:
-        raise ApiError(400, "the request body is not valid JSON: it is nested too deeply") from None
-    except ValueError as error:
-        raise ApiError(400, f"the request body is not valid JSON: {error}") from None
-    found = invalid_text(data)
-    if found:
-        where, position = found
-        raise ApiError(
-            422, f"`{where}` is not valid Unicode: a lone surrogate at character {position} cannot be encoded"
-        )
-    return data
+    settings: ServerSettings = request.app.state.settings
+    return await read_json(request, settings.max_request_bytes, request.app.state.body_budget)
 
 
 def _validate(schema: type[RerankRequest], data: Any) -> RerankRequest:

@@ -18,6 +18,12 @@ def bearer_matches(header: str | None, api_key: str) -> bool:
     return same and scheme.lower() == "bearer"
 
 
+def has_api_key(request: Request) -> bool:
+    """Whether the request carries the configured key (True when the server has none)."""
+    api_key = request.app.state.settings.api_key
+    return api_key is None or bearer_matches(request.headers.get("authorization"), api_key.get_secret_value())
+
+
 async def require_api_key(request: Request) -> None:
     """FastAPI dependency: 401 unless the request carries the configured key (if any)."""
     api_key = request.app.state.settings.api_key

@@ -128,10 +128,7 @@ class Batcher:
         if self._closing or self._task is None:
             raise Unavailable()
         if self._queued_pairs and self._queued_pairs + len(pairs) > self._queue_size:
-            raise Overloaded(
-                f"server overloaded: {self._queued_pairs} pairs are waiting for this model "
-                f"(queue_size {self._queue_size}); retry later"
-            )
+            raise Overloaded("server overloaded: the queue of this model is full; retry later")
         if not pairs:
             return np.empty(0, dtype=np.float32)
         chunks, chunk_tokens = self._split(pairs)

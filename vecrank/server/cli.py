@@ -25,8 +25,16 @@ _LIMITS = {
     "merge_tokens": (int, "tokens (estimated) merged from concurrent requests into one engine call"),
     "batch_tokens": (int, "token budget of one forward pass"),
     "chunk_tokens": (int, "tokens (estimated) of one request per engine call; larger requests take turns"),
+    "max_body_bytes_in_flight": (int, "bytes of request bodies held at once; more get 429"),
+    "max_connections": (int, "open connections; more are refused with 503"),
+    "max_header_bytes": (int, "bytes of one request's headers"),
+    "header_timeout": (float, "seconds to receive a request's headers"),
+    "body_timeout": (float, "seconds to receive a request's body"),
+    "keep_alive_timeout": (float, "seconds an idle keep-alive connection stays open"),
     "shutdown_timeout": (float, "seconds to finish requests in flight on shutdown"),
 }
+
+_UNSET_DEFAULTS = {"max_body_bytes_in_flight": "4 x --max-request-bytes"}
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +74,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for name, (kind, text) in _LIMITS.items():
         default = ServerSettings.model_fields[name].default
-        shown = "the engine's for the device" if default is None else default
+        shown = _UNSET_DEFAULTS.get(name, "the engine's for the device") if default is None else default
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{text} (default: {shown})")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     ray = parser.add_argument_group("Ray Serve (pip install 'vecrank[ray]')")

@@ -32,6 +32,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 
 from ..config import RayDeployment
+from ..core.tokenizer_pool import TokenizerPool
 from .app import create_app
 from .errors import ApiError, Overloaded, Unavailable
 from .logs import configure_logging
@@ -118,7 +119,7 @@ class RayRerankService(RerankService):
             self._models[name] = await handle.model_info.remote()
         for alias, name in self.settings.aliases.items():
             model = self._models[name]
-            self._cutters[alias] = TextCutter(model.tokenizer, model.max_length)
+            self._cutters[alias] = TextCutter(TokenizerPool(model.tokenizer), model.max_length)
 
     @property
     def ready(self) -> bool:

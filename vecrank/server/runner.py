@@ -16,6 +16,7 @@ from ..core.reranker import CrossEncoderReranker
 from ..errors import VecrankError
 from .app import create_app
 from .logs import configure_logging
+from .protocol import GuardedH11Protocol
 from .settings import ServerSettings
 
 
@@ -27,6 +28,11 @@ def _server(app: FastAPI, settings: ServerSettings) -> uvicorn.Server:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        http=GuardedH11Protocol.with_limits(
+            settings.header_timeout, settings.body_timeout, settings.max_connections
+        ),
+        timeout_keep_alive=settings.keep_alive_timeout,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     return uvicorn.Server(config)
 

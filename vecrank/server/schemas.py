@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from .errors import ApiError
 from .texts import Truncation
@@ -41,8 +41,10 @@ class V1ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
+    """``queue_pairs`` (pairs waiting for the engine) only for callers with the key."""
+
     status: Literal["ok", "unavailable"]
-    queue_pairs: int
+    queue_pairs: int | None = None
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -61,7 +63,8 @@ def ranking(logits: np.ndarray, top_n: int | None = None) -> list[int]:
 class RerankRequest(BaseModel):
     """Fields every protocol shares; subclasses name their documents field and build the answer."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # strict: a boolean is no integer and a string no boolean or number, in every protocol's fields
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     documents_field: ClassVar[str] = "documents"
     allow_empty: ClassVar[bool] = False
@@ -104,7 +107,19 @@ class WeaviateRerankResponse(BaseModel):
 
 
 class WeaviateRerankRequest(RerankRequest):
-    """Scores are the sigmoid of the logit, as sentence-transformers' CrossEncoder.predict gives them."""
+    """Scores are the sigmoid of the logit, as sentence-transformers' CrossEncoder.predict gives them.
+
+    A body with ``texts`` is TEI's, so this one has none."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["documents"], "properties": {"documents": {"type": "array"}}},
+                {"required": ["property"], "properties": {"property": {"type": "string"}}},
+            ],
+            "not": {"required": ["texts"]},
+        }
+    )
 
     allow_empty: ClassVar[bool] = True
 
@@ -263,41 +278,33 @@ class V1RerankResponse(BaseModel):
     usage: Usage
 
 
+_WITH_TEXT = {"type": "object", "required": ["text"]}
+_SOME_FIELDS = {"type": "array", "minItems": 1}
+
+
 class V1RerankRequest(RerankRequest):
     """Cohere v1 and Jina share this body; documents come back unless ``return_documents`` is false
     (Jina's default). An object document is scored on its ``rank_fields`` (default ``text``)."""
 
-    model: str | None = None
-    documents: Annotated[
-        list[Any],
-        WithJsonSchema(
-            {
-                "type": "array",
-                "items": {
-                    "anyOf": [
-                        {"type": "string"},
-                        {"type": "object", "additionalProperties": {"type": "string"}},
-                    ]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Object documents are scored on their `rank_fields`, each of which every object "
+            "document must hold; with no `rank_fields`, on `text`.",
+            "anyOf": [
+                {
+                    "required": ["rank_fields"],
+                    "properties": {"rank_fields": {"type": "array", "minItems": 1}},
                 },
-            }
-        ),
-    ]
+                {"properties": {"documents": {"items": {"anyOf": [{"type": "string"}, _WITH_TEXT]}}}},
+            ],
+        }
+    )
+
+    model: str | None = None
+    documents: list[str | dict[str, str]]
     top_n: int | None = Field(None, ge=1)
     return_documents: bool = True
     rank_fields: list[str] | None = None
-
-    @field_validator("documents")
-    @classmethod
-    def _documents(cls, documents: list[Any]) -> list[Any]:
-        for number, document in enumerate(documents):
-            if not isinstance(document, str) and not (
-                isinstance(document, dict) and all(isinstance(value, str) for value in document.values())
-            ):
-                raise ValueError(
-                    f"documents[{number}] must be a string or an object of strings such as "
-                    f'{{"text": "..."}}, got {type(document).__name__}'
-                )
-        return documents
 
     @property
     def model_name(self) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from .batcher import Batcher
 from .errors import ApiError
 from .metrics import Metrics
 from .settings import ServerSettings
-from .texts import Prepared, TextCutter, Truncation
+from .texts import Prepared, TextCutter, Truncation, slices
 
 
 class RerankService:
@@ -43,7 +44,7 @@ class RerankService:
                     queue_size=settings.queue_size,
                 )
             self._batchers[alias] = by_instance[id(reranker)]
-            self._cutters[alias] = TextCutter(reranker.tokenizer, reranker.max_length)
+            self._cutters[alias] = TextCutter(reranker.tokenizers, reranker.max_length)
         self.batchers = list(by_instance.values())
 
     @classmethod
@@ -125,9 +126,13 @@ class RerankService:
                     f"at most {settings.max_document_chars} are allowed",
                 )
 
-    def prepare(self, alias: str, query: str, texts: list[str], truncation: Truncation) -> Prepared:
-        """The texts to score, cut to what the model reads (blocking: call it on a worker thread)."""
-        return self._cutters[alias].prepare(query, texts, truncation)
+    async def prepare(self, alias: str, query: str, texts: list[str], truncation: Truncation) -> Prepared:
+        """The texts to score, cut to what the model reads: on worker threads, one slice at a time."""
+        cutter = self._cutters[alias]
+        parts = [
+            await asyncio.to_thread(cutter.prepare, query, texts[part], truncation) for part in slices(texts)
+        ]
+        return Prepared.joined(parts)
 
     async def logits(self, alias: str, query: str, texts: list[str]) -> np.ndarray:
         """Raw logits of (query, text) for each text, in order, from engine calls shared with others."""

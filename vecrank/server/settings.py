@@ -61,6 +61,25 @@ class ServerSettings(BaseModel):
         description="tokens (estimated) of one request in one engine call; larger requests take turns "
         "(default: one round of the engine's forward passes)",
     )
+    max_body_bytes_in_flight: int | None = Field(
+        None,
+        ge=1024,
+        description="bytes of request bodies held at once over every connection; a body past it gets 429 "
+        "(default: 4 x max_request_bytes)",
+    )
+    max_connections: int = Field(512, ge=1, description="open connections; more are refused with 503")
+    max_header_bytes: int = Field(
+        16_384, ge=1024, description="bytes of one request's headers (uvicorn h11_max_incomplete_event_size)"
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds to receive a request's headers; a slower connection is closed"
+    )
+    body_timeout: float = Field(
+        60.0, gt=0, description="seconds to receive a request's body; a slower connection is closed"
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle keep-alive connection stays open (uvicorn timeout_keep_alive)"
+    )
     shutdown_timeout: float = Field(30.0, gt=0, description="seconds to finish requests in flight")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     ray: RayConfig = Field(RayConfig(), description="replicas and resources per model on Ray Serve")
@@ -87,6 +106,11 @@ class ServerSettings(BaseModel):
                 f"max_documents ({self.max_documents}) pairs"
             )
         return self
+
+    @property
+    def body_budget(self) -> int:
+        """Bytes of request bodies the server holds at once."""
+        return self.max_body_bytes_in_flight or 4 * self.max_request_bytes
 
     @property
     def default_alias(self) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.tokenizer_pool import TokenizerPool
+
 _FIRST_SPACE = re.compile(r"\s")
 _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
 
@@ -25,6 +27,9 @@ WORD_MARGIN = 16
 # The shortest cut: longer than any word a tokenizer splits into pieces (WordPiece reads a word of
 # over 100 characters as one unknown token, so a shorter cut inside it would tokenise differently).
 MIN_CUT_CHARS = 1024
+# Characters of documents prepared per worker-thread call: a big request is prepared slice by slice, so
+# that a small request's texts find a free thread, and the tokenizer's own thread pool, between slices.
+SLICE_CHARS = 262_144
 
 
 def invalid_text(data: Any) -> tuple[str, int] | None:
@@ -67,14 +72,44 @@ class Prepared:
     tokens: list[int] | None = None
     too_long: int | None = None  # index of the first pair over the limit (with ``refuse``)
 
+    @classmethod
+    def joined(cls, parts: Sequence[Prepared]) -> Prepared:
+        """The slices of one request, prepared one by one (same query), as one."""
+        documents: list[str] = []
+        tokens: list[int] | None = None if parts[0].tokens is None else []
+        too_long = None
+        for part in parts:
+            if too_long is None and part.too_long is not None:
+                too_long = len(documents) + part.too_long
+            documents += part.documents
+            if tokens is not None:
+                tokens += part.tokens or []
+        return cls(parts[0].query, documents, tokens, too_long)
+
+
+def slices(texts: Sequence[str], chars: int = SLICE_CHARS) -> list[slice]:
+    """``texts`` in consecutive slices of about ``chars`` characters (one text at least; one empty slice
+    for no texts)."""
+    result: list[slice] = []
+    start = size = 0
+    for end, text in enumerate(texts):
+        if size and size + len(text) > chars:
+            result.append(slice(start, end))
+            start, size = end, 0
+        size += len(text)
+    result.append(slice(start, len(texts)))
+    return result
+
 
 class TextCutter:
-    """Cuts texts for one tokenizer and token limit (the model's ``max_length``)."""
+    """Cuts texts for one tokenizer and token limit (the model's ``max_length``); every call encodes on a
+    copy of the tokenizer borrowed from ``tokenizers``, so threads never share one."""
 
-    def __init__(self, tokenizer: Any, max_length: int) -> None:
-        self.tokenizer = tokenizer
+    def __init__(self, tokenizers: TokenizerPool, max_length: int) -> None:
+        self.tokenizers = tokenizers
         self.max_length = max_length
-        self.specials = tokenizer.num_special_tokens_to_add(pair=True)
+        with tokenizers.borrow() as tokenizer:
+            self.specials = tokenizer.num_special_tokens_to_add(pair=True)
 
     def prepare(
         self, query: str, documents: Sequence[str], truncation: Truncation = Truncation()
@@ -110,10 +145,7 @@ class TextCutter:
         """Tokens of each text alone, without special tokens."""
         if not texts:
             return []
-        encoded = self.tokenizer(
-            list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False
-        )
-        return [len(ids) for ids in encoded["input_ids"]]
+        return [len(ids) for ids in self._encode(texts, "input_ids")]
 
     def cut(self, texts: Sequence[str], tokens: int, from_end: bool = False) -> list[str]:
         """Each text shortened, by characters, to a part that still holds at least ``tokens`` tokens
@@ -138,21 +170,29 @@ class TextCutter:
     def first_tokens(self, texts: Sequence[str], tokens: int) -> list[str]:
         """Each text cut after its first ``tokens`` tokens (Cohere's ``max_tokens_per_doc``)."""
         texts = self.cut(texts, tokens)
-        encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [
             text[: offsets[tokens - 1][1]] if len(offsets) > tokens else text
-            for text, offsets in zip(texts, encoded["offset_mapping"])
+            for text, offsets in zip(texts, self._encode(texts, "offset_mapping"))
         ]
 
     def last_tokens(self, texts: Sequence[str], tokens: Sequence[int]) -> list[str]:
         """Each text cut to at most its last ``tokens[i]`` tokens, starting at a word."""
-        encoded = self.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
         return [
             text[_word_start(offsets, len(offsets) - keep) :] if len(offsets) > keep else text
-            for text, offsets, keep in zip(texts, encoded["offset_mapping"], tokens)
+            for text, offsets, keep in zip(texts, self._encode(texts, "offset_mapping"), tokens)
         ]
+
+    def _encode(self, texts: Sequence[str], key: str) -> list[Any]:
+        """``input_ids`` or ``offset_mapping`` of each text alone, without special tokens."""
+        with self.tokenizers.borrow() as tokenizer:
+            encoded = tokenizer(
+                list(texts),
+                add_special_tokens=False,
+                return_attention_mask=False,
+                return_offsets_mapping=key == "offset_mapping",
+                verbose=False,
+            )
+        return encoded[key]
 
     def kept_document_tokens(self, query_tokens: int, document_tokens: int) -> int:
         """The document tokens a pair keeps under longest-first truncation (as tokenizers does it)."""

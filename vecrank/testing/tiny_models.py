@@ -23,6 +23,7 @@ wider than the transformers default so that scores differ visibly between pairs.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable
 from pathlib import Path
@@ -361,3 +362,83 @@ _BUILDERS: dict[str, Callable[[int], tuple[PreTrainedTokenizerFast, PretrainedCo
     "deberta-v2": _deberta_v2,
     "modernbert": _modernbert,
 }
+
+
+def build_jinabert(
+    path: str | Path,
+    *,
+    layers: int = NUM_LAYERS,
+    hidden: int = HIDDEN_SIZE,
+    heads: int = NUM_HEADS,
+    intermediate: int = INTERMEDIATE_SIZE,
+    layout: str = "gated_layers",
+    feed_forward_type: str = "geglu",
+    pooler: bool = True,
+    max_position_embeddings: int = 8192,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write a random JinaBERT cross-encoder folder as Jina's checkpoints lay it out; returns the folder.
+
+    ``config.json`` has the v1 rerankers' fields (``model_type: "bert"``, ``architectures``,
+    ``auto_map`` naming the hub code, ``position_embedding_type: "alibi"``, ...); the weights are
+    ``model.safetensors`` under the checkpoint's own names, in the ``gated_layers`` layout of the
+    rerankers or the ``up_gated_layer`` one (query/key layer norms) of jina-embeddings-v2-base-code.
+    ``tokenizer`` defaults to the hand-made uncased WordPiece (``max_position_embeddings`` tokens).
+    """
+    from safetensors.torch import save_file
+
+    from ..core.jinabert import ARCHITECTURE, JinaBertForSequenceClassification, JinaLayout
+
+    tokenizer = tokenizer or _bert(max_position_embeddings)[0]
+    fields = {
+        "_name_or_path": "jinaai/jina-reranker-v1-turbo-en",
+        "architectures": [ARCHITECTURE],
+        "attention_probs_dropout_prob": 0.0,
+        "attn_implementation": "torch",
+        "auto_map": {
+            "AutoConfig": "jinaai/jina-bert-implementation--configuration_bert.JinaBertConfig",
+            "AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel",
+            "AutoModelForSequenceClassification": (
+                "jinaai/jina-bert-implementation--modeling_bert.JinaBertForSequenceClassification"
+            ),
+        },
+        "classifier_dropout": None,
+        "emb_pooler": None,
+        "feed_forward_type": feed_forward_type,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": hidden,
+        "initializer_range": round(INITIALIZER_RANGE * (HIDDEN_SIZE / hidden) ** 0.5, 4),
+        "intermediate_size": intermediate,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": max_position_embeddings,
+        "model_type": "bert",
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "num_labels": 1,
+        "pad_token_id": tokenizer.pad_token_id,
+        "position_embedding_type": "alibi",
+        "type_vocab_size": 2,
+        "vocab_size": len(tokenizer),
+    }
+    config = BertConfig(**{k: v for k, v in fields.items() if k not in ("auto_map", "attn_implementation")})
+    shape = JinaLayout(feed_forward=layout, qk_norm=layout == "up_gated_layer", pooler=pooler)
+    torch.manual_seed(seed)
+    model = JinaBertForSequenceClassification(config, shape)
+    spread = INITIALIZER_RANGE * (HIDDEN_SIZE / hidden) ** 0.5  # relative to the fan-in, as the others
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name.lower() and name.endswith("weight"):
+                parameter.normal_(1.0, INITIALIZER_RANGE / 2)
+            else:
+                parameter.normal_(0.0, spread)
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {name: tensor.contiguous() for name, tensor in model.state_dict().items()},
+        folder / "model.safetensors",
+    )
+    (folder / "config.json").write_text(json.dumps(fields, indent=2) + "\n")
+    tokenizer.save_pretrained(folder)
+    return folder
