@@ -23,7 +23,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def model_rows() -> list[dict]:
     """One row per registered reranker: name, source, and availability (``present``, ``status``)."""
-    from .core.registry import MODEL_ALIASES, cached_locally
+    from .core.hub import cached_locally
+    from .models import MODEL_ALIASES
     from .plugins import get_reranker_registry
 
     rows = []
@@ -71,7 +72,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     """Fetch hub models into the local Hugging Face cache, for later use offline."""
-    from .core.registry import MODEL_ALIASES, hub_reachable, resolve_model
+    from .core.hub import hub_reachable
+    from .models import MODEL_ALIASES, resolve_model
     from .plugins import check_model_name, get_reranker_registry
 
     for name in args.names:

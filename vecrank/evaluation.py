@@ -1,6 +1,7 @@
 """Retrieval quality before and after reranking: a first stage on embedded Qdrant, metrics from ranx.
 
-Used by ``vecrank eval`` (a BEIR-format folder) and ``vecrank demo`` (the shipped corpus).
+It owns the datasets (a BEIR-format folder, the shipped demo corpus); ``vecrank eval`` and
+``vecrank demo`` use it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,20 @@ def load_beir(folder: str | Path, split: str = "test") -> Dataset:
                 raise ConfigError(f"{paths['qrels']}: line {number} needs query-id, corpus-id, score")
             qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     queries = {qid: text for qid, text in queries.items() if qid in qrels}
+    return Dataset(documents, queries, qrels, titles)
+
+
+def load_demo_dataset() -> Dataset:
+    """The demo corpus (``vecrank/data``: passages and questions) as a :class:`Dataset`."""
+    data = files("vecrank") / "data"
+    documents, titles, queries, qrels = {}, {}, {}, {}
+    for line in (data / "passages.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        documents[row["id"]], titles[row["id"]] = row["text"], row["title"]
+    for line in (data / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        queries[row["id"]] = row["question"]
+        qrels[row["id"]] = {answer: 1 for answer in row["answers"]}
     return Dataset(documents, queries, qrels, titles)
 
 
@@ -226,7 +242,5 @@ def run_eval(
 def load_dataset(data: str | Path, split: str = "test") -> Dataset:
     """A BEIR folder, or the shipped demo corpus for ``demo``."""
     if str(data) == "demo":
-        from .demo import load_demo_dataset
-
         return load_demo_dataset()
     return load_beir(data, split)

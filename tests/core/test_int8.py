@@ -20,7 +20,7 @@ from vecrank.core.quantize import (
     per_pair_linears,
     quantize_int8,
 )
-from vecrank.demo import load_demo_dataset
+from vecrank.evaluation import load_demo_dataset
 from vecrank.testing.tiny_models import NUM_LAYERS, build_tiny_model
 
 WORDS = ["rotate", "keys", "cluster", "database", "search", "vector", "score", "model", "answer", "question"]
@@ -115,7 +115,7 @@ def test_unknown_dtype_lists_int8(tiny_bert):
 
 
 def test_config_dtype_int8_reaches_the_cross_encoder_and_the_bi_encoder(tiny_bert):
-    from vecrank.plugins.manager import get_scorer
+    from vecrank.plugins import get_scorer
 
     cross = get_scorer(CollectionConfig(model=str(tiny_bert), dtype="int8"))
     assert cross.reranker.loaded.quantization == "int8"
@@ -203,7 +203,7 @@ def test_int8_per_token_on_the_packed_path(tiny_models, architecture):
 
 
 def test_config_dtype_int8_per_token_reaches_the_bi_encoder():
-    from vecrank.plugins.manager import get_scorer
+    from vecrank.plugins import get_scorer
 
     bi = get_scorer(CollectionConfig(model="minilm-bi", dtype="int8-per-token"))
     assert sum(isinstance(m, PerTokenInt8Linear) for m in bi.model.modules()) > 0

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vecrank.config import RayDeployment, load_config
+from vecrank.config import RayDeployment
+from vecrank.config_loading import load_config
 from vecrank.errors import ConfigError
 from vecrank.server import add_serve_arguments, settings_from_args
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vecrank.config import load_config
+from vecrank.config_loading import load_config
 from vecrank.errors import ConfigError
 from vecrank.server import ServerSettings, add_serve_arguments, settings_from_args
 from vecrank.server.auth import bearer_matches

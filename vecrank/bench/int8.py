@@ -126,8 +126,7 @@ def minilm_cross_encoder_agreement(folder: Path, seed: int = 0) -> dict:
     """Per-query Kendall tau and top-10 overlap against fp32 of each tier, on a cross-encoder
     fine-tuned from the real MiniLM body."""
     from ..config import CollectionConfig
-    from ..demo import load_demo_dataset
-    from ..evaluation import SearchRun, metrics
+    from ..evaluation import SearchRun, load_demo_dataset, metrics
     from ..plugins.bi_encoder import BiEncoderScorer
 
     dataset = load_demo_dataset()

@@ -23,7 +23,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..core import CrossEncoderReranker
 from . import measure
-from .environment import machine_info, versions
+from .environment import machine_info, versions, write_results
 from .models import bert_tokenizer_path, count_parameters
 from .pairs import PairSet, make_long_pairs, make_pairs, token_length_stats
 from .shapes import JINA_SHAPES
@@ -158,8 +158,6 @@ def run_jina(
     names: list[str], tokenizer: PreTrainedTokenizerBase, args: argparse.Namespace, command: str
 ) -> int:
     """``--jina``: the benchmark per shape, printed and written to ``jina_cpu.json``; an exit status."""
-    from .run import write_results
-
     unknown = [name for name in names if name not in JINA_SHAPES]
     if unknown or args.device not in ("auto", "cpu"):
         problem = f"not {unknown[0]!r}" if unknown else "it measures the CPU (pass --device cpu)"

@@ -87,6 +87,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--long-tokens", type=int, default=16384, help="with --long: tokens per length (at least 2 pairs)"
     )
     parser.add_argument(
+        "--models-dir",
+        default=None,
+        help="keep the built models here and reuse them in later runs (None: a temp folder per run)",
+    )
+    parser.add_argument(
         "--jina",
         action="store_true",
         help="CPU: JinaBERT shapes, vecrank packed fp32 and int8 against the padded reference on NQ-like "

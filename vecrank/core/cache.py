@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from .registry import resolve_model
+from ..models import resolve_model
 from .reranker import CrossEncoderReranker
 
 _loaded: dict[tuple, CrossEncoderReranker] = {}

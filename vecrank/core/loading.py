@@ -12,14 +12,15 @@ import torch
 from transformers import AutoConfig, AutoTokenizer
 
 from ..errors import ModelError
+from ..models import ModelSource, resolve_model
 from . import cpu
 from .alibi import alibi_kernel
 from .checkpoint import load_jinabert, load_transformers
 from .first_token import first_token_only
+from .hub import cached_locally, hub_reachable
 from .jinabert import is_jinabert, unsupported_setting
 from .modernbert import pack_layers
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
-from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)
@@ -183,11 +184,12 @@ def load_model(
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
     ``attention``: ``auto`` packs sequences with varlen attention where the architecture
-    allows, on CPU and on CUDA with a varlen kernel (padded SDPA elsewhere); ``varlen``
-    forces packing (any device); ``sdpa``/``eager`` run padded. JinaBERT runs in vecrank's
-    own module (:mod:`.jinabert`); ``trust_remote_code`` runs a checkpoint's hub code instead
-    where that module does not implement its config. ``precision`` (``exact`` or ``fast``)
-    chooses the CPU tier where ``dtype`` is ``auto`` (see :func:`resolve_dtype`).
+    allows, on CPU and on CUDA with a varlen kernel that takes the dtype (fp16, bf16; padded
+    SDPA elsewhere); ``varlen`` forces packing (any device and dtype: the SDPA loop where no
+    kernel takes it); ``sdpa``/``eager`` run padded. JinaBERT runs in vecrank's own module
+    (:mod:`.jinabert`); ``trust_remote_code`` runs a checkpoint's hub code instead where that
+    module does not implement its config. ``precision`` (``exact`` or ``fast``) chooses the CPU
+    tier where ``dtype`` is ``auto`` (see :func:`resolve_dtype`).
     """
     source = resolve_model(name)
     folder = model_folder(source)
@@ -267,7 +269,7 @@ def _packs(attention: str, config, native: bool, device: torch.device, dtype: to
         return attention == "varlen"
     if native:
         return device.type == "cpu" or alibi_kernel(device, dtype) == "flash-attn"
-    return packable and packs_by_default(device)
+    return packable and packs_by_default(device, dtype)
 
 
 def _prepare(model: torch.nn.Module, dtype: str | torch.dtype | None, use_varlen: bool) -> str | None:
@@ -287,7 +289,7 @@ def _attention_label(
 ) -> str:
     """``varlen:<kernel>`` when packed, else the padded attention implementation."""
     if use_varlen:
-        return f"varlen:{alibi_kernel(device, dtype) if native else varlen_kernel(device)}"
+        return f"varlen:{alibi_kernel(device, dtype) if native else varlen_kernel(device, dtype)}"
     return "sdpa" if native else model.config._attn_implementation
 
 

@@ -7,9 +7,11 @@ import os
 
 from pydantic import ValidationError
 
-from ..config import RayConfig, RayDeployment, is_remote_model, load_config
-from ..core.registry import resolve_model
+from ..config import RayConfig, RayDeployment
+from ..config_loading import load_config
 from ..errors import ConfigError, ModelError
+from ..models import is_remote_model, resolve_model
+from ..plugins import get_reranker_registry
 from .settings import ServerSettings
 
 API_KEY_ENV = "VECRANK_API_KEY"
@@ -139,11 +141,12 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 
 def check_servable(settings: ServerSettings) -> None:
     """A ConfigError, before the port is bound, for a model name the server cannot load."""
+    registered = get_reranker_registry().plugin_names()
     for alias, model in settings.models.items():
         if is_remote_model(model):
             continue
         try:
-            resolve_model(model)
+            resolve_model(model, registered)
         except ModelError as error:
             raise ConfigError(f"serve: model {alias!r}: {error}") from None
 
