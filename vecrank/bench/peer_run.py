@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -117,11 +118,15 @@ def agreement(scores: np.ndarray, reference: np.ndarray, pair_set: PairSet, *, r
     return found
 
 
-def run_peers(names: list[str], tokenizer, args: argparse.Namespace, command: str) -> int:
+def run_peers(
+    names: list[str],
+    tokenizer,
+    args: argparse.Namespace,
+    command: str,
+    write_results: Callable[[Path, dict], None],
+) -> int:
     """``--peers``: every shape of ``names`` with vecrank's tiers and the peers; print, write the JSON."""
     import torch
-
-    from .run import write_results
 
     try:
         runtimes = parse_peers(args.peers)

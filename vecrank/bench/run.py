@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.peers:
             from .peer_run import run_peers
 
-            return run_peers(names, tokenizer, args, command)
+            return run_peers(names, tokenizer, args, command, write_results)
         return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
