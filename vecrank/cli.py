@@ -1,4 +1,4 @@
-"""The vecrank command: demo, rank, models, download, serve, bench, eval, plugins."""
+"""The vecrank command: demo, rank, models, info, download, serve, bench, eval, plugins."""
 
 from __future__ import annotations
 
@@ -53,6 +53,21 @@ def print_rows(rows: list[dict], as_json: bool) -> None:
     width = max(len(row["name"]) for row in rows)
     for row in rows:
         print(f"{row['name']:<{width}}  {row['source']}  ({row['status']})")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print the CPU features found and the tier each ``precision`` runs on this CPU."""
+    from .core import cpu
+
+    info = cpu.describe(cpu.detect())
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            shown = ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else value
+            shown = ", ".join(shown) if isinstance(shown, list) else shown
+            print(f"{key.replace('_', ' ')}: {shown}")
+    return 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -256,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     models = command("models", "list reranker names and whether each is usable on this machine")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(func=cmd_models)
+
+    info = command("info", "print the CPU features found and the tier `precision: fast` picks")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_info)
 
     download = command("download", "fetch hub models into the local cache, to use them offline later")
     download.add_argument("names", nargs="+", metavar="NAME", help="alias or hub id (org/name)")
