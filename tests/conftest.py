@@ -37,3 +37,13 @@ def _cli_quiet_settings_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setenv(name, value or "")  # records the value (or its absence) for teardown
         if value is None:
             monkeypatch.delenv(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``slow`` unless ``VECRANK_SLOW_TESTS=1`` (``.ci/run full`` sets it)."""
+    if os.environ.get("VECRANK_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set VECRANK_SLOW_TESTS=1 (or run .ci/run full)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -46,7 +46,7 @@ def test_help_texts_are_plain_and_bench_help_needs_no_torch():
         "        pass\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')\n"
     )
-    commands = ["demo", "rank", "models", "download", "serve", "bench", "eval", "plugins"]
+    commands = ["demo", "rank", "models", "download", "serve", "bench", "eval", "distill", "plugins"]
     environment = {**os.environ, "COLUMNS": "300"}
     result = subprocess.run(
         [sys.executable, "-c", code, *commands], capture_output=True, text=True, timeout=120, env=environment

@@ -38,7 +38,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("evaluation", ("vecrank.evaluation",)),
     (
         "demo, bench, cli",
-        ("vecrank.demo", "vecrank.bench", "vecrank.cli", "vecrank.__main__", "vecrank.testing"),
+        (
+            "vecrank.demo",
+            "vecrank.bench",
+            "vecrank.distillation",
+            "vecrank.cli",
+            "vecrank.__main__",
+            "vecrank.testing",
+        ),
     ),
 ]
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .config import CollectionConfig, VecrankConfig
     from .config_loading import load_config
     from .core import CrossEncoderReranker, get_reranker
+    from .distillation import distill
     from .hookspecs import hookimpl
     from .models import MODEL_ALIASES
 
@@ -39,6 +40,7 @@ _LAZY = {
     "uninstrument": "vecrank.adapters.instrument",
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
+    "distill": "vecrank.distillation",
 }
 
 
@@ -61,6 +63,7 @@ __all__ = [
     "VecrankConfig",
     "VecrankError",
     "__version__",
+    "distill",
     "get_reranker",
     "hookimpl",
     "instrument",

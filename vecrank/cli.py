@@ -1,4 +1,4 @@
-"""The vecrank command: demo, rank, models, download, serve, bench, eval, plugins."""
+"""The vecrank command: demo, rank, models, info, download, serve, bench, eval, plugins."""
 
 from __future__ import annotations
 
@@ -55,6 +55,21 @@ def print_rows(rows: list[dict], as_json: bool) -> None:
     width = max(len(row["name"]) for row in rows)
     for row in rows:
         print(f"{row['name']:<{width}}  {row['source']}  ({row['status']})")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print the CPU features found and the tier each ``precision`` runs on this CPU."""
+    from .core import cpu
+
+    info = cpu.describe(cpu.detect())
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            shown = ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else value
+            shown = ", ".join(shown) if isinstance(shown, list) else shown
+            print(f"{key.replace('_', ' ')}: {shown}")
+    return 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -180,6 +195,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distill(args: argparse.Namespace) -> int:
+    """Train a small student on a teacher's scores over the user's data; print the held-out report."""
+    from .distillation import distill
+
+    distill(
+        args.data,
+        teacher=args.teacher,
+        student=args.student,
+        out=args.out,
+        candidates=args.candidates,
+        hard=args.hard,
+        epochs=args.epochs,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        loss=args.loss,
+        eval_fraction=args.eval_fraction,
+        eval_depth=args.eval_depth,
+        make=[kind.strip() for kind in args.make_queries.split(",") if kind.strip()],
+        split=args.split,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
+    return 0
+
+
+def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
+    """``vecrank distill``'s options (defaults follow the Ettin recipe: 64 candidates, 1 epoch, MSE)."""
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="JSONL of {query, documents}, a BEIR folder, or 'demo' (the demo corpus)",
+    )
+    parser.add_argument(
+        "--teacher", required=True, help="any vecrank model: alias, folder, hub id, cascade a@30>b, or URL"
+    )
+    parser.add_argument("--student", required=True, help="cross-encoder or encoder body (folder or hub id)")
+    parser.add_argument("--out", required=True, help="folder for the trained student (a cross-encoder)")
+    parser.add_argument("--candidates", type=int, default=64, help="candidates per query")
+    parser.add_argument("--hard", type=int, default=None, help="of which the hardest (default: half)")
+    parser.add_argument("--epochs", type=float, default=1.0, help="training epochs")
+    parser.add_argument("--max-length", type=int, default=256, help="tokens per (query, document) pair")
+    parser.add_argument("--batch-size", type=int, default=16, help="pairs per training step")
+    parser.add_argument("--lr", type=float, default=3e-5, help="learning rate")
+    parser.add_argument("--loss", choices=["mse", "margin-mse", "listwise"], default="mse", help="objective")
+    parser.add_argument("--eval-fraction", type=float, default=0.2, help="share of the queries held out")
+    parser.add_argument("--eval-depth", type=int, default=30, help="held-out: the teacher's top N are judged")
+    parser.add_argument(
+        "--make-queries",
+        default="",
+        help="also train on queries made from a BEIR corpus: titles, sentences (first ones), or both",
+    )
+    parser.add_argument("--split", default="test", help="BEIR qrels file: qrels/<split>.tsv")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (split, candidates, training)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vecrank", description=DESCRIPTION)
     parser.add_argument("-V", "--version", action="version", version=f"vecrank {__version__}")
@@ -234,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(func=cmd_models)
 
+    info = command("info", "print the CPU features found and the tier `precision: fast` picks")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_info)
+
     download = command("download", "fetch hub models into the local cache, to use them offline later")
     download.add_argument("names", nargs="+", metavar="NAME", help="alias or hub id (org/name)")
     download.add_argument(
@@ -276,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="qrels file: qrels/<split>.tsv")
     evaluate.add_argument("--out", help="write the results as JSON here")
     evaluate.set_defaults(func=cmd_eval)
+
+    distill = command(
+        "distill", "train a small reranker to rank like a big one on your data", formatter_class=defaults
+    )
+    add_distill_arguments(distill)
+    distill.set_defaults(func=cmd_distill)
 
     plugins = command("plugins", "list installed plugins as JSON")
     plugins.add_argument("--all", action="store_true", help="include the built-in plugins")

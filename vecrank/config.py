@@ -85,6 +85,11 @@ class CollectionConfig(BaseModel):
     dtype: str | None = Field(
         None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16; on CPU int8 or int8-per-token"
     )
+    precision: Literal["exact", "fast"] = Field(
+        "exact",
+        description="CPU tier when dtype is auto: exact (fp32) or fast (the fastest tier of this CPU "
+        "whose ranking agrees with fp32)",
+    )
     trust_remote_code: bool = False
     remote: RemoteConfig = RemoteConfig()
     stages: tuple[Stage, ...] | None = Field(

@@ -33,6 +33,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
     parser.add_argument(
+        "--precision",
+        choices=["exact", "fast"],
+        default="exact",
+        help="vecrank's CPU tier with --dtype auto: exact (fp32) or fast (this CPU's fastest tier that "
+        "ranks as fp32 does); sentence-transformers stays fp32",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=3, help="timed runs per engine, interleaved; median kept"
     )
     parser.add_argument(
@@ -61,6 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="CPU: time sentence-transformers fp32 and vecrank fp32, int8, int8-per-token interleaved, then "
         "check int8 quality on real MiniLM weights (writes int8_cpu.json)",
+    )
+    parser.add_argument(
+        "--peers",
+        default=None,
+        metavar="RUNTIMES",
+        help="CPU: vecrank's tiers beside peer runtimes (onnxruntime,openvino; pip install "
+        "'vecrank[bench-peers]') and sentence-transformers fp32 (writes benchmarks/results/peers_cpu.json)",
     )
     parser.add_argument(
         "--long",

@@ -56,10 +56,17 @@ def main(argv: list[str] | None = None) -> int:
         from .jina import run_jina
 
         return run_jina(names, tokenizer, args, command)
-    if args.int8 or args.long:
+    if args.int8 or args.long or args.peers:
         if device.type != "cpu":
-            print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
+            print(
+                "vecrank bench: --int8, --long and --peers measure the CPU; pass --device cpu",
+                file=sys.stderr,
+            )
             return 2
+        if args.peers:
+            from .peer_run import run_peers
+
+            return run_peers(names, tokenizer, args, command, write_results)
         return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
@@ -76,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(["sentence-transformers"]),
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
+        "precision": args.precision,
         "models": {},
     }
     print(HEADER, flush=True)
@@ -183,7 +191,7 @@ def benchmark_model(
     st_rates = {sizes[0]: _median_rate(runs["st"], len(pair_set.pairs))}
     if len(stages) == 1:
         st_rates.update(st_batch_size_rates(st, pair_set.pairs, sizes[1:], args.repeats, stopwatch))
-    tolerance = 1e-4 if dtype == torch.float32 else 5e-2
+    tolerance = 1e-4 if ours.loaded.dtype_name == "float32" else 5e-2
     result = compare_engines(runs, latency, st_rates, len(pair_set.pairs))
     result["vecrank"].update(
         engine=" > ".join(repr(o) for _, o in loaded),
@@ -360,10 +368,12 @@ def load_engines(folder: Path, args: argparse.Namespace, device: torch.device, d
         activation_fn=torch.nn.Identity(),
         model_kwargs=st_kwargs,
     )
+    follows_precision = device.type == "cpu" and args.dtype == "auto"
     ours = CrossEncoderReranker(
         str(folder),
         device=str(device),
-        dtype=dtype,
+        dtype=None if follows_precision else dtype,
+        precision=args.precision,
         max_length=args.max_length,
         batch_tokens=args.batch_tokens,
         attention=args.attention,

@@ -1,4 +1,4 @@
-"""One loaded model per (model, device, dtype, attention): shared by every collection naming it."""
+"""One loaded model per (model, device, dtype, precision, attention): shared by every collection naming it."""
 
 from __future__ import annotations
 
@@ -18,13 +18,26 @@ def get_reranker(
     dtype: str | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
+    precision: str | None = None,
 ) -> CrossEncoderReranker:
     """The shared :class:`CrossEncoderReranker` for ``name``, loaded on first use."""
-    key = (resolve_model(name).source, device or "auto", dtype or "auto", attention, trust_remote_code)
+    key = (
+        resolve_model(name).source,
+        device or "auto",
+        dtype or "auto",
+        precision or "exact",
+        attention,
+        trust_remote_code,
+    )
     with _lock:
         if key not in _loaded:
             _loaded[key] = CrossEncoderReranker(
-                name, device=device, dtype=dtype, attention=attention, trust_remote_code=trust_remote_code
+                name,
+                device=device,
+                dtype=dtype,
+                attention=attention,
+                trust_remote_code=trust_remote_code,
+                precision=precision,
             )
         return _loaded[key]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from transformers import AutoConfig, AutoTokenizer
 
 from ..errors import ModelError
 from ..models import ModelSource, resolve_model
+from . import cpu
 from .alibi import alibi_kernel
 from .checkpoint import load_jinabert, load_transformers
 from .first_token import first_token_only
@@ -75,20 +77,44 @@ def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
+def resolve_dtype(
+    dtype: str | torch.dtype | None, precision: str | None, device: torch.device
+) -> str | torch.dtype | None:
+    """The dtype setting to load with: an explicit ``dtype`` wins; ``auto`` on CPU follows ``precision``.
+
+    ``precision="exact"`` (the default) is fp32 on CPU; ``"fast"`` is the fastest tier of this
+    CPU whose ranking agrees with fp32 (see cpu.py). On other devices ``auto`` stays as it is.
+    """
+    try:
+        cpu_dtype = cpu.precision_dtype(precision or "exact", cpu.detect())
+    except ValueError as error:
+        raise ModelError(str(error)) from error
+    if dtype in (None, "auto") and device.type == "cpu":
+        return cpu_dtype
+    return dtype
+
+
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 on CUDA and fp32 elsewhere; ``int8`` is fp32 around int8 linear layers (CPU only)."""
+    """``auto`` is bf16 on CUDA and fp32 elsewhere; ``int8`` is fp32 around int8 linear layers (CPU only).
+
+    bf16 on a CPU without native bf16 loads, with a warning that says why it is slow there.
+    """
     if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype in (None, "auto"):
+        chosen = dtype
+    elif dtype in (None, "auto"):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if is_int8(dtype):
+    elif is_int8(dtype):
         check_int8_device(device)
         return torch.float32
-    if dtype not in DTYPES:
+    elif dtype not in DTYPES:
         raise ModelError(
             f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}, int8, {PER_TOKEN_NAME}"
         )
-    return DTYPES[dtype]
+    else:
+        chosen = DTYPES[dtype]
+    if chosen == torch.bfloat16 and device.type == "cpu" and (reason := cpu.bf16_warning(cpu.detect())):
+        warnings.warn(reason, RuntimeWarning, stacklevel=3)
+    return chosen
 
 
 def model_folder(source: ModelSource) -> str:
@@ -129,6 +155,7 @@ def load_model(
     max_length: int | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
+    precision: str | None = None,
 ) -> LoadedModel:
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
@@ -137,11 +164,13 @@ def load_model(
     SDPA elsewhere); ``varlen`` forces packing (any device and dtype: the SDPA loop where no
     kernel takes it); ``sdpa``/``eager`` run padded. JinaBERT runs in vecrank's own module
     (:mod:`.jinabert`); ``trust_remote_code`` runs a checkpoint's hub code instead where that
-    module does not implement its config.
+    module does not implement its config. ``precision`` (``exact`` or ``fast``) chooses the CPU
+    tier where ``dtype`` is ``auto`` (see :func:`resolve_dtype`).
     """
     source = resolve_model(name)
     folder = model_folder(source)
     torch_device = pick_device(device)
+    dtype = resolve_dtype(dtype, precision, torch_device)
     torch_dtype = pick_dtype(dtype, torch_device)
     local_only = hub_access(source)
     logger.info("loading %s on %s", source.source, torch_device)  # "loaded" follows: the wait between

@@ -50,7 +50,9 @@ class CrossEncoderReranker:
 
     ``dtype="int8"`` (CPU only) runs every linear layer with dynamic int8 matrix products;
     ``dtype="int8-per-token"`` gives each token's activations their own range (closer to
-    float32, slower).
+    float32, slower). ``dtype="bfloat16"`` runs every layer in bf16 (fast on CPUs with AMX or
+    AVX-512 BF16; elsewhere it warns). With no ``dtype``, ``precision="fast"`` picks the fastest
+    CPU tier whose ranking agrees with fp32, ``"exact"`` (the default) fp32 (see core/cpu.py).
     ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
     ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
     thread each.
@@ -68,6 +70,7 @@ class CrossEncoderReranker:
         attention: str = "auto",
         trust_remote_code: bool = False,
         cpu_workers: int | None = None,
+        precision: str | None = None,
     ) -> None:
         self.loaded: LoadedModel = load_model(
             name,
@@ -76,6 +79,7 @@ class CrossEncoderReranker:
             max_length=max_length,
             attention=attention,
             trust_remote_code=trust_remote_code,
+            precision=precision,
         )
         self.name = name
         self.tokenizers = TokenizerPool(self.loaded.tokenizer)

@@ -21,6 +21,7 @@ class CrossEncoderScorer:
             config.model,
             device=config.device,
             dtype=config.dtype,
+            precision=config.precision,
             trust_remote_code=config.trust_remote_code,
         )
 

@@ -71,6 +71,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="cuda, cpu, mps (default: the best available)")
     parser.add_argument("--dtype", help="float32, bfloat16, float16 (default: bf16 on CUDA, fp32 else)")
+    parser.add_argument(
+        "--precision", choices=["exact", "fast"], help="CPU tier when --dtype is not given (default: exact)"
+    )
     for name, (kind, text) in _LIMITS.items():
         default = ServerSettings.model_fields[name].default
         shown = _UNSET_DEFAULTS.get(name, "the engine's for the device") if default is None else default
@@ -115,7 +118,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         weaviate_without_key=args.weaviate_without_key,
         log_level=args.log_level,
     )
-    values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
+    values.update({key: getattr(args, key) for key in ("device", "dtype", "precision") if getattr(args, key)})
     models = parse_models(args.model)
     if args.address and not args.ray:
         raise ConfigError("--address joins a Ray cluster and needs --ray")
