@@ -25,8 +25,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import vecrank  # noqa: E402
 from vecrank.adapters import wrap  # noqa: E402
-from vecrank.demo import load_demo_dataset  # noqa: E402
-from vecrank.evaluation import hashing_embedder, index, metrics, search  # noqa: E402
+from vecrank.evaluation import (  # noqa: E402
+    hashing_embedder,
+    index,
+    load_demo_dataset,  # noqa: E402
+    metrics,
+    search,
+)
 from vecrank.plugins import register_plugin, unregister_plugin  # noqa: E402
 
 CANDIDATES = 100

@@ -1,7 +1,7 @@
-"""One-shot GPU check: parity on CUDA for every architecture, then throughput on every Ettin shape and MiniLM.
+"""One-shot GPU check: parity on CUDA for every architecture, then throughput on the Ettin shapes and MiniLM.
 
-    PYTHONPATH=. python benchmarks/gpu_check.py          # one GPU, under 8 minutes
-    PYTHONPATH=. python benchmarks/gpu_check.py --cpu    # the same on CPU with tiny sizes
+    PYTHONPATH=. python benchmarks/gpu_check.py --out-dir DIR          # one GPU, about 8 minutes
+    PYTHONPATH=. python benchmarks/gpu_check.py --out-dir DIR --cpu    # the same on CPU with tiny sizes
 
 The check itself lives in :mod:`vecrank.bench.check` so that ``vecrank bench --check`` runs the same code.
 """

@@ -12,7 +12,8 @@ from pathlib import Path
 from qdrant_client import QdrantClient, models
 
 import vecrank
-from vecrank.core.registry import cached_locally, resolve_model
+from vecrank.core.hub import cached_locally
+from vecrank.models import resolve_model
 from vecrank.testing.tiny_models import build_tiny_model
 
 CONFIG = Path(__file__).with_name("per_collection.toml")

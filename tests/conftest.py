@@ -41,3 +41,23 @@ def tiny_llm_rerankers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
         "qwen3": build_tiny_llm_reranker("qwen3", root / "qwen3-reranker"),
         "qwen2": build_tiny_llm_reranker("qwen2", root / "mxbai-rerank-v2"),
     }
+
+
+@pytest.fixture(autouse=True)
+def _cli_quiet_settings_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vecrank.cli.main`` quiets the libraries through the environment: undo it after each test."""
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
+        value = os.environ.get(name)
+        monkeypatch.setenv(name, value or "")  # records the value (or its absence) for teardown
+        if value is None:
+            monkeypatch.delenv(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``slow`` unless ``VECRANK_SLOW_TESTS=1`` (``.ci/run full`` sets it)."""
+    if os.environ.get("VECRANK_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set VECRANK_SLOW_TESTS=1 (or run .ci/run full)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -15,17 +15,18 @@ from vecrank.bench.pairs import make_long_pairs
 from vecrank.cli import main
 
 
-def test_long_mode_writes_ratios_and_parity_per_length(tmp_path, capsys):
-    out = tmp_path / "long.json"
+def test_long_mode_writes_ratios_and_parity_per_length(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # with no --out, the JSON goes into the current folder, named
+    out = tmp_path / "long_documents_cpu.json"
     argv = ["bench", "--long", "128,300", "--models", "17m", "--long-tokens", "300", "--repeats", "1"]
-    assert main([*argv, "--out", str(out)]) == 0
+    assert main(argv) == 0
+    assert "wrote long_documents_cpu.json" in capsys.readouterr().out
     lengths = json.loads(out.read_text())["models"]["17m"]["lengths"]
     assert set(lengths) == {"128", "300"}
     for length, row in lengths.items():
         assert abs(row["tokens_per_pair"] - int(length)) <= 3
         assert row["pairs"] >= 2 and row["ratio"] > 0
         assert row["max_abs_diff"] < 1e-4  # 300 tokens: the banded local layers against ST's masked ones
-    assert "17m" in capsys.readouterr().out
 
 
 def test_long_mode_takes_ettin_shapes_only(capsys):

@@ -46,7 +46,7 @@ def test_help_texts_are_plain_and_bench_help_needs_no_torch():
         "        pass\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')\n"
     )
-    commands = ["demo", "rank", "models", "download", "serve", "bench", "eval", "plugins"]
+    commands = ["demo", "rank", "models", "download", "serve", "bench", "eval", "distill", "plugins"]
     environment = {**os.environ, "COLUMNS": "300"}
     result = subprocess.run(
         [sys.executable, "-c", code, *commands], capture_output=True, text=True, timeout=120, env=environment
@@ -55,6 +55,8 @@ def test_help_texts_are_plain_and_bench_help_needs_no_torch():
     assert "``" not in result.stdout and ":mod:" not in result.stdout
     assert result.stdout.rstrip().endswith("NO TORCH")
     assert "(default: 1000)" in result.stdout  # bench --pairs
+    bench = result.stdout.split("usage: vecrank bench")[1].split("usage: vecrank eval")[0]
+    assert "--check" in bench and "--cpu" in bench and "current folder" in bench
     assert "(default: ettin-17m)" in result.stdout  # demo --model
 
 
@@ -236,3 +238,76 @@ def test_serve_on_a_taken_port_says_so_before_loading_models(tiny_bert, capsys):
 def test_bench_on_a_missing_gpu_says_so(capsys):
     assert main(["bench", "--device", "cuda", "--models", "17m", "--pairs", "10"]) == 2
     assert "no CUDA GPU is visible" in capsys.readouterr().err
+
+
+def test_a_model_not_on_this_machine_fails_before_any_slow_work(tmp_path, capsys, monkeypatch):
+    """eval indexes nothing, demo loads nothing and serve --ray starts no Ray: one line, exit 1."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    missing = tmp_path / "not-a-beir-folder"  # eval would fail on it only after the model check
+    for argv in (
+        ["eval", "--data", str(missing), "-m", "minilm-bi,minilm-bi@5>ettin-1b"],
+        ["demo", "--model", "ettin-1b"],
+        ["serve", "--ray", "--model", "ettin-1b", "--port", "0"],
+        ["serve", "--model", "ettin-1b", "--port", "0"],
+    ):
+        assert main(argv) == 1
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "Traceback" not in error, error
+        assert error.startswith(f"vecrank {argv[0]}: model 'ettin-1b' (cross-encoder/ettin-reranker-1b-v1)")
+        assert "vecrank download ettin-1b" in error
+    ray = sys.modules.get("ray")
+    assert ray is None or not ray.is_initialized()
+
+
+def test_verbose_adds_the_traceback(capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["demo", "--model", "ettin-1b", "--verbose"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("Traceback") and error.rstrip().splitlines()[-1].startswith("vecrank demo: model")
+
+
+def test_serve_says_what_it_serves_when_given_a_plugin_reranker(capsys):
+    assert main(["serve", "--model", "minilm-bi", "--port", "0"]) == 1
+    assert capsys.readouterr().err == (
+        "vecrank serve: model 'minilm-bi': 'minilm-bi' is a reranker of plugin 'vecrank.plugins.bi_encoder'; "
+        "vecrank serve serves cross-encoders: an alias (vecrank models), a local folder or a hub id\n"
+    )
+
+
+def test_plugins_without_all_says_what_is_built_in(capsys, monkeypatch):
+    monkeypatch.setenv("VECRANK_LOAD_PLUGINS", "")  # no third-party plugin, whatever is installed
+    from vecrank.plugins import manager
+
+    manager.reset()
+    try:
+        assert main(["plugins"]) == 0
+    finally:
+        manager.reset()
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    builtin = ", ".join(name.rpartition(".")[2] for name in manager.DEFAULT_PLUGINS)
+    assert f"{len(manager.DEFAULT_PLUGINS)} built-in ones ({builtin}; --all lists them)" in captured.err
+
+
+def test_eval_warns_when_the_reranker_is_the_first_stage_model(tmp_path, capsys):
+    from vecrank.evaluation import first_stage_overlap
+
+    models = ["minilm-bi", "ettin-17m", "all-MiniLM-L6-v2@10>ettin-1b"]
+    assert first_stage_overlap("minilm", models) == ["minilm-bi", "all-MiniLM-L6-v2@10>ettin-1b"]
+    assert first_stage_overlap("hashing", models) == []
+    for first_stage, warned in (("minilm", True), ("hashing", False)):
+        assert main(["eval", "--data", str(tmp_path), "-m", "minilm-bi", "--first-stage", first_stage]) == 1
+        error = capsys.readouterr().err  # the empty folder fails after the warning
+        assert ("warning: 'minilm-bi' is the first stage's own model" in error) == warned, error
+        assert "has no corpus file" in error
+
+
+def test_loading_bars_only_with_verbose():
+    """transformers' "Loading weights" bar is silenced unless --verbose; the ranking is the same."""
+    quiet, verbose = (
+        run_vecrank("rank", "-m", "minilm-bi", "-q", "rotate keys", *flags, input="rotate your keys\nlunch\n")
+        for flags in ([], ["--verbose"])
+    )
+    assert quiet.returncode == verbose.returncode == 0, quiet.stderr + verbose.stderr
+    assert "Loading weights" not in quiet.stderr and "Loading weights" in verbose.stderr
+    assert quiet.stdout == verbose.stdout and quiet.stdout.splitlines()[0].endswith("rotate your keys")

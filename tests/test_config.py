@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vecrank import ConfigError, load_config
-from vecrank.config import ENV_VAR, CollectionConfig
+from vecrank.config import CollectionConfig
+from vecrank.config_loading import ENV_VAR
 
 TOML = """
 [defaults]

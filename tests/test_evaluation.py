@@ -9,8 +9,8 @@ import pytest
 import vecrank
 from vecrank import ConfigError
 from vecrank.cli import main
-from vecrank.demo import FALLBACK_MODEL, load_demo_dataset, run_demo
-from vecrank.evaluation import _document_text, load_beir, load_dataset, run_eval
+from vecrank.demo import FALLBACK_MODEL, run_demo
+from vecrank.evaluation import _document_text, load_beir, load_dataset, load_demo_dataset, run_eval
 from vecrank.plugins import manager
 
 TOPICS = ["keys", "bread", "tomato", "orbit", "football", "vacuum"]

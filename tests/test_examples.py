@@ -31,7 +31,7 @@ def test_example_runs(script):
     if script.name == "qdrant_basic.py":  # real weights (minilm-bi): a sensible answer, not a random one
         reranked = result.stdout.split("Reranked for 'which city has the most people?':")[1]
         assert reranked.splitlines()[1].endswith("Tokyo is the most populous city in the world.")
-    if script.name in ("per_collection.py", "serve_and_query.py") and "tiny" in result.stdout:
+    if script.name in ("per_collection.py", "serve_and_query.py", "engine.py") and "tiny" in result.stdout:
         assert re.search(r"means? nothing", result.stdout)
 
 
@@ -59,14 +59,14 @@ def test_plugin_package_installs_and_is_used(tmp_path):
     assert plugin["name"] == "keyword_overlap" and plugin["version"] == "0.1.0"
     assert plugin["hooks"] == ["vecrank_after_rerank", "vecrank_register_rerankers"]
     script = (
-        "from vecrank.adapters import RerankPipeline, RerankRequest\n"
+        "from vecrank.adapters import RerankPipeline, QueryCandidates\n"
         "from vecrank.candidate import Candidate\n"
         "from vecrank import load_config\n"
         "texts = ['bread recipe', 'rotate api keys', 'api docs']\n"
         "hits = [Candidate(id=i, payload={'text': t}, vector_score=0.0, position=i)\n"
         "        for i, t in enumerate(texts)]\n"
         "pipeline = RerankPipeline(load_config({'defaults': {'model': 'overlap'}}))\n"
-        "[ordered] = pipeline.rerank('docs', [RerankRequest('rotate api keys', hits)])\n"
+        "[ordered] = pipeline.rerank('docs', [QueryCandidates('rotate api keys', hits)])\n"
         "print([(c.payload['text'], round(c.score, 3)) for c in ordered])\n"
     )
     used = run([sys.executable, "-c", script], env=env)

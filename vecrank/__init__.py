@@ -14,28 +14,33 @@ from .errors import (
     VecrankError,
 )
 from .extras import MissingExtraError
-from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .adapters import wrap
     from .adapters.instrument import instrument, uninstrument
-    from .config import CollectionConfig, VecrankConfig, load_config
-    from .core import MODEL_ALIASES, CrossEncoderReranker, get_reranker
+    from .config import CollectionConfig, VecrankConfig
+    from .config_loading import load_config
+    from .core import CrossEncoderReranker, get_reranker
+    from .distillation import distill
+    from .hookspecs import hookimpl
+    from .models import MODEL_ALIASES
 
 __version__ = "0.1.0"
 
-# Names whose modules import torch, transformers or pydantic: loaded on first use, so that
-# `import vecrank` and `vecrank --version` stay fast, and the engine runs without pydantic.
+# Every other name is loaded on first use: `import vecrank` imports only errors and extras (no
+# torch, pydantic, pluggy or plugin), so it and `vecrank --version` stay fast (tests/test_layers.py).
 _LAZY = {
+    "hookimpl": "vecrank.hookspecs",
+    "MODEL_ALIASES": "vecrank.models",
     "CollectionConfig": "vecrank.config",
     "VecrankConfig": "vecrank.config",
-    "load_config": "vecrank.config",
+    "load_config": "vecrank.config_loading",
     "wrap": "vecrank.adapters",
     "instrument": "vecrank.adapters.instrument",
     "uninstrument": "vecrank.adapters.instrument",
-    "MODEL_ALIASES": "vecrank.core",
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
+    "distill": "vecrank.distillation",
 }
 
 
@@ -64,6 +69,7 @@ __all__ = [
     "VecrankConfig",
     "VecrankError",
     "__version__",
+    "distill",
     "get_reranker",
     "hookimpl",
     "instrument",

@@ -8,7 +8,7 @@ scores each distinct (query, text) pair once, so identical pairs get identical s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -73,6 +73,48 @@ class Staged:
     score: float
 
 
+class Cascade:
+    """One run of a cascade, with no I/O: the pairs each stage scores, and what the stages gave.
+
+    Ask :meth:`next_pairs`, score them, hand the scores to :meth:`record`; repeat until
+    :meth:`next_pairs` gives None, then read :attr:`results`.
+    """
+
+    def __init__(
+        self, queries: Sequence[str], texts: Sequence[Sequence[str]], keeps: Sequence[int | None]
+    ) -> None:
+        self.queries, self.texts, self.keeps = queries, texts, list(keeps)
+        self.results: list[list[Staged]] = [[Staged(-1, 0.0)] * len(group) for group in texts]
+        self.stage = 0
+        self._remaining = [list(range(len(group))) for group in texts]
+        self._positions: list[int] = []
+
+    def next_pairs(self) -> list[Pair] | None:
+        """The distinct pairs the current stage scores (each once); None when the cascade is done."""
+        while self.stage < len(self.keeps):
+            pairs = [
+                (self.queries[q], self.texts[q][i]) for q, kept in enumerate(self._remaining) for i in kept
+            ]
+            unique, self._positions = distinct(pairs)
+            if unique:
+                return unique
+            self.record([])
+        return None
+
+    def record(self, scores: Sequence[float]) -> None:
+        """The scores of :meth:`next_pairs`, in order; each query's ``keep`` best go on to the next stage."""
+        flat = iter(self._positions)
+        for q, kept in enumerate(self._remaining):
+            for i in kept:
+                self.results[q][i] = Staged(self.stage, float(scores[next(flat)]))
+        keep = self.keeps[self.stage]
+        if keep is None:
+            self.stage = len(self.keeps)
+            return
+        self._remaining = [order(self.results[q], kept)[:keep] for q, kept in enumerate(self._remaining)]
+        self.stage += 1
+
+
 def run_cascade(
     queries: Sequence[str], texts: Sequence[Sequence[str]], stages: Sequence[tuple[ScoreFn, int | None]]
 ) -> list[list[Staged]]:
@@ -81,48 +123,20 @@ def run_cascade(
     ``stages`` are (score function, keep) pairs; a stage scores every query's remaining
     pairs in one call and passes each query's ``keep`` best on (None: the last stage).
     """
-    steps = _steps(queries, texts, [keep for _, keep in stages])
-    scores = None
-    while True:
-        try:
-            number, pairs = steps.send(scores)
-        except StopIteration as done:
-            return done.value
-        scores = stages[number][0](pairs)
+    cascade = Cascade(queries, texts, [keep for _, keep in stages])
+    while (pairs := cascade.next_pairs()) is not None:
+        cascade.record(stages[cascade.stage][0](pairs))
+    return cascade.results
 
 
 async def arun_cascade(
     queries: Sequence[str], texts: Sequence[Sequence[str]], stages: Sequence[tuple[AsyncScoreFn, int | None]]
 ) -> list[list[Staged]]:
     """:func:`run_cascade` with score functions that are awaited."""
-    steps = _steps(queries, texts, [keep for _, keep in stages])
-    scores = None
-    while True:
-        try:
-            number, pairs = steps.send(scores)
-        except StopIteration as done:
-            return done.value
-        scores = await stages[number][0](pairs)
-
-
-def _steps(
-    queries: Sequence[str], texts: Sequence[Sequence[str]], keeps: Sequence[int | None]
-) -> Generator[tuple[int, list[Pair]], Sequence[float], list[list[Staged]]]:
-    """Yield (stage, distinct pairs to score), receive their scores; return the outcome."""
-    results: list[list[Staged]] = [[Staged(-1, 0.0)] * len(group) for group in texts]
-    remaining = [list(range(len(group))) for group in texts]
-    for number, keep in enumerate(keeps):
-        pairs = [(queries[q], texts[q][i]) for q, indices in enumerate(remaining) for i in indices]
-        unique, positions = distinct(pairs)
-        scores = (yield number, unique) if unique else []
-        flat = iter(positions)
-        for q, indices in enumerate(remaining):
-            for i in indices:
-                results[q][i] = Staged(number, float(scores[next(flat)]))
-        if keep is None:
-            break
-        remaining = [order(results[q], indices)[:keep] for q, indices in enumerate(remaining)]
-    return results
+    cascade = Cascade(queries, texts, [keep for _, keep in stages])
+    while (pairs := cascade.next_pairs()) is not None:
+        cascade.record(await stages[cascade.stage][0](pairs))
+    return cascade.results
 
 
 def order(staged: Sequence[Staged], indices: Sequence[int] | None = None) -> list[int]:

@@ -1,4 +1,6 @@
-"""Per-collection reranking settings over defaults, from a TOML file, a dict or ``VECRANK_CONFIG``.
+"""The settings schema: reranking settings per collection over defaults (validated by pydantic).
+
+:mod:`vecrank.config_loading` reads them from a TOML file, a dict or ``VECRANK_CONFIG``:
 
 [defaults]
 model = "ettin-17m"
@@ -19,23 +21,12 @@ instruction = "Given a support question, retrieve the answer that resolves it"
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .cascade import check_stages, parse_stages
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-ENV_VAR = "VECRANK_CONFIG"
 
 
 class Stage(BaseModel):
@@ -99,6 +90,11 @@ class CollectionConfig(BaseModel):
     device: str | None = None
     dtype: str | None = Field(
         None, description="auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16; on CPU int8 or int8-per-token"
+    )
+    precision: Literal["exact", "fast"] = Field(
+        "exact",
+        description="CPU tier when dtype is auto: exact (fp32) or fast (the fastest tier of this CPU "
+        "whose ranking agrees with fp32)",
     )
     trust_remote_code: bool = False
     instruction: str | None = Field(
@@ -205,12 +201,7 @@ class RayConfig(BaseModel):
         try:
             return RayDeployment(**{**self.defaults.model_dump(exclude_unset=True), **overrides})
         except ValidationError as error:
-            raise ConfigError(f"[ray.models.{name!r}]: {_describe(error)}") from None
-
-
-def is_remote_model(name: str) -> bool:
-    """Whether a model name is the URL of a reranking service rather than a local model."""
-    return name.startswith(("http://", "https://"))
+            raise ConfigError(f"[ray.models.{name!r}]: {validation_message(error)}") from None
 
 
 class VecrankConfig(BaseModel):
@@ -259,10 +250,11 @@ class VecrankConfig(BaseModel):
         try:
             return CollectionConfig(**{**base, **overrides})
         except ValidationError as error:
-            raise ConfigError(f"collection {name!r}: {_describe(error)}") from None
+            raise ConfigError(f"collection {name!r}: {validation_message(error)}") from None
 
 
-def _describe(error: ValidationError) -> str:
+def validation_message(error: ValidationError) -> str:
+    """The first problem of ``error``, naming its key: ``key 'candidates': ... (got 0)``."""
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "value_error":  # our own checks say what they got
@@ -279,68 +271,3 @@ def reranker_settings(name: str) -> dict[str, Any]:
     return {
         "stages": [{"model": model, "keep": keep} if keep else {"model": model} for model, keep in stages]
     }
-
-
-def load_config(source: str | os.PathLike | Mapping | VecrankConfig | None = None) -> VecrankConfig:
-    """Build a :class:`VecrankConfig` from a TOML path, a dict, an existing config, or ``$VECRANK_CONFIG``."""
-    if isinstance(source, VecrankConfig):
-        check_models(source, "config")
-        return source
-    if source is None:
-        env = os.environ.get(ENV_VAR)
-        if not env:
-            return VecrankConfig()
-        source = env
-    if isinstance(source, Mapping):
-        data, origin = dict(source), "config dict"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {error}") from None
-        origin = f"config file {str(path)!r}"
-    return _validate(data, origin)
-
-
-def _validate(data: dict, origin: str) -> VecrankConfig:
-    unknown = sorted(set(data) - set(VecrankConfig.model_fields))
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults], [collections.<name>] and [ray])"
-        )
-    defaults = data.get("defaults", {})
-    if isinstance(defaults, Mapping):
-        bad = sorted(set(defaults) - _FIELDS)
-        if bad:
-            raise ConfigError(f"{origin}: [defaults]: unknown key {bad[0]!r}")
-    try:
-        config = VecrankConfig(**data)
-    except ValidationError as error:
-        raise ConfigError(f"{origin}: {_describe(error)}") from None
-    try:
-        for name in config.collections:
-            config.for_collection(name)
-        for name in config.ray.models:
-            config.ray.for_model(name)
-    except ConfigError as error:
-        raise ConfigError(f"{origin}: {error}") from None
-    check_models(config, origin)
-    return config
-
-
-def check_models(config: VecrankConfig, origin: str) -> None:
-    """A :class:`ConfigError` for a model name that names nothing (with close matches), before any load."""
-    from .plugins import check_model_name
-
-    sections = {"[defaults]": config.defaults}
-    sections.update({f"collection {name!r}": config.for_collection(name) for name in config.collections})
-    for section, settings in sections.items():
-        key = "model" if settings.stages is None else "stages"
-        for stage, _ in settings.stage_settings():
-            try:
-                check_model_name(stage.model)
-            except ConfigError as error:
-                raise ConfigError(f"{origin}: {section}: key {key!r}: {error}") from None

@@ -4,8 +4,9 @@ VecrankError
  ├── ConfigError        bad or unknown configuration (names the collection and key)
  ├── ModelError         a reranker model that cannot be found or loaded
  ├── PluginError        a plugin that failed to load or raised inside a hook
- └── RerankError        reranking a result set failed
-      └── MissingTextError   a hit has no text to score
+ ├── RerankError        reranking a result set failed
+ │    └── MissingTextError   a hit has no text to score
+ └── DistillError       vecrank distill could not finish (disk full while caching, ...)
 """
 
 from __future__ import annotations
@@ -42,3 +43,7 @@ class MissingTextError(RerankError):
         super().__init__(message)
         self.hit_id = hit_id
         self.field = field
+
+
+class DistillError(VecrankError):
+    """``vecrank distill`` could not finish (the teacher's score cache, training); says what to do."""

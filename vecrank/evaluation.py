@@ -1,21 +1,26 @@
 """Retrieval quality before and after reranking: a first stage on embedded Qdrant, metrics from ranx.
 
-Used by ``vecrank eval`` (a BEIR-format folder) and ``vecrank demo`` (the shipped corpus).
+It owns the datasets (a BEIR-format folder, the shipped demo corpus); ``vecrank eval`` and
+``vecrank demo`` use it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 import time
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .cascade import parse_stages
 from .config import CollectionConfig, reranker_settings
 from .errors import ConfigError
 
@@ -71,6 +76,20 @@ def load_beir(folder: str | Path, split: str = "test") -> Dataset:
     return Dataset(documents, queries, qrels, titles)
 
 
+def load_demo_dataset() -> Dataset:
+    """The demo corpus (``vecrank/data``: passages and questions) as a :class:`Dataset`."""
+    data = files("vecrank") / "data"
+    documents, titles, queries, qrels = {}, {}, {}, {}
+    for line in (data / "passages.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        documents[row["id"]], titles[row["id"]] = row["text"], row["title"]
+    for line in (data / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        queries[row["id"]] = row["question"]
+        qrels[row["id"]] = {answer: 1 for answer in row["answers"]}
+    return Dataset(documents, queries, qrels, titles)
+
+
 def hashing_embedder(dim: int = 256) -> Embedder:
     """A deliberately cheap first stage: hashed bag-of-words counts, unit length."""
 
@@ -96,6 +115,14 @@ def minilm_embedder() -> Embedder:
 
 
 FIRST_STAGES: dict[str, Callable[[], Embedder]] = {"hashing": hashing_embedder, "minilm": minilm_embedder}
+# The reranker names that score with a first stage's own model (a rerank that can gain nothing).
+FIRST_STAGE_MODELS = {"minilm": ("minilm-bi", "all-minilm-l6-v2")}
+
+
+def first_stage_overlap(first_stage: str, models: Sequence[str]) -> list[str]:
+    """The ``models`` (cascades included) that rerank with ``first_stage``'s own embedding model."""
+    own = FIRST_STAGE_MODELS.get(first_stage, ())
+    return [model for model in models if any(name.lower() in own for name, _ in parse_stages(model))]
 
 
 def index(client, dataset: Dataset, embed: Embedder, batch_size: int = 128, progress: bool = True) -> None:
@@ -156,10 +183,26 @@ def _scores_by_rank(points) -> dict[str, float]:
     return {point.payload["doc_id"]: float(len(points) - rank) for rank, point in enumerate(points)}
 
 
-def metrics(dataset: Dataset, run: SearchRun, names: Sequence[str] = METRICS) -> dict[str, float]:
+def status(message: str, progress: bool = True) -> None:
+    """One line on stderr before a wait that can pass a few seconds (results go to stdout)."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+@functools.cache
+def _announce_ranx() -> None:
+    """Said once per process: ranx compiles its metrics on their first use on a machine (numba)."""
+    status("Computing metrics with ranx (its first run on a machine compiles them: up to a minute)")
+
+
+def metrics(
+    dataset: Dataset, run: SearchRun, names: Sequence[str] = METRICS, progress: bool = True
+) -> dict[str, float]:
     """ranx metrics of ``run`` against the dataset's judgements."""
     from ranx import Qrels, Run, evaluate
 
+    if progress:
+        _announce_ranx()
     qrels = {qid: docs for qid, docs in dataset.qrels.items() if qid in run.results}
     results = {qid: run.results[qid] or {"": 0.0} for qid in qrels}
     with warnings.catch_warnings():
@@ -202,6 +245,7 @@ def run_eval(
         raise ConfigError("eval needs at least one model")
     settings = {model: reranker_settings(model) for model in models}
     dataset = load_dataset(data, split)
+    status(f"Loading the first stage ({first_stage})", progress and first_stage != "hashing")
     embed = FIRST_STAGES[first_stage]()
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="vecrank-eval-") as folder:
@@ -209,15 +253,21 @@ def run_eval(
         try:
             index(client, dataset, embed, progress=progress)
             rows[f"first stage ({first_stage})"] = metrics(
-                dataset, search(client, dataset, embed, candidates, rerank=False, progress=progress)
+                dataset,
+                search(client, dataset, embed, candidates, rerank=False, progress=progress),
+                progress=progress,
             )
             pairs = len(dataset.queries) * min(candidates, len(dataset.documents))
             for model in models:
                 reranking = wrap(client, {"defaults": {**settings[model], "candidates": candidates}})
+                status(f"Loading {model} (and one warm-up query)", progress)
                 warm_up = Dataset(dataset.documents, dict(list(dataset.queries.items())[:1]), dataset.qrels)
                 search(reranking, warm_up, embed, candidates, rerank=True, progress=False)
                 run = search(reranking, dataset, embed, candidates, rerank=True, progress=progress)
-                rows[model] = {**metrics(dataset, run), "pairs/s": round(pairs / run.seconds, 1)}
+                rows[model] = {
+                    **metrics(dataset, run, progress=progress),
+                    "pairs/s": round(pairs / run.seconds, 1),
+                }
         finally:
             client.close()
     return rows
@@ -226,7 +276,5 @@ def run_eval(
 def load_dataset(data: str | Path, split: str = "test") -> Dataset:
     """A BEIR folder, or the shipped demo corpus for ``demo``."""
     if str(data) == "demo":
-        from .demo import load_demo_dataset
-
         return load_demo_dataset()
     return load_beir(data, split)

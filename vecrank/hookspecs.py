@@ -36,3 +36,8 @@ def vecrank_arerank(collection, pairs, config):
 @hookspec
 def vecrank_after_rerank(collection, query, candidates, config):
     """Post-process one query's scored candidates in place: normalise, fuse, filter, log."""
+
+
+@hookspec
+def vecrank_distill_queries(documents, titles):
+    """Return training queries made from a corpus (``{doc_id: text}``, ``{doc_id: title}``) for distill."""

@@ -17,7 +17,7 @@ from weaviate.classes.init import AdditionalConfig, Timeout
 
 import vecrank
 from vecrank import ConfigError, load_config
-from vecrank.adapters import RerankPipeline, RerankRequest
+from vecrank.adapters import QueryCandidates, RerankPipeline
 from vecrank.candidate import Candidate
 from vecrank.cascade import Staged, order, run_cascade
 from vecrank.config import CollectionConfig, reranker_settings
@@ -248,7 +248,7 @@ def test_post_processing_runs_per_stage_and_errors_name_the_stage(counting):
     candidates = [
         Candidate(id=i, payload={"text": t}, vector_score=None, position=i) for i, t in enumerate(texts)
     ]
-    [ordered] = pipeline.rerank("docs", [RerankRequest("q", candidates)])
+    [ordered] = pipeline.rerank("docs", [QueryCandidates("q", candidates)])
     assert [c.payload["text"] for c in ordered] == expected_cascade(texts, keep=4)
     # minmax per group: the kept hits span 0..1 by y, the rest 0..1 by x
     assert [ordered[0].score, ordered[3].score, ordered[4].score, ordered[-1].score] == [1.0, 0.0, 1.0, 0.0]
@@ -261,9 +261,9 @@ def test_post_processing_runs_per_stage_and_errors_name_the_stage(counting):
 
     with registered(Failing(), "failing"):
         with pytest.raises(vecrank.RerankError, match="plugin 'failing' raised in vecrank_rerank"):
-            pipeline.rerank("docs", [RerankRequest("q", candidates)])
+            pipeline.rerank("docs", [QueryCandidates("q", candidates)])
         passthrough = RerankPipeline(load_config({"defaults": {**CASCADE, "on_error": "passthrough"}}))
-        [ordered] = passthrough.rerank("docs", [RerankRequest("q", candidates)])
+        [ordered] = passthrough.rerank("docs", [QueryCandidates("q", candidates)])
         assert [c.position for c in ordered] == list(range(12)) and ordered[0].score is None
 
 
@@ -286,7 +286,7 @@ def test_real_engine_cascade_matches_the_two_models_run_by_hand(tiny_models):
     candidates = [
         Candidate(id=i, payload={"text": t}, vector_score=None, position=i) for i, t in enumerate(texts)
     ]
-    [ordered] = pipeline.rerank("docs", [RerankRequest(query, candidates)])
+    [ordered] = pipeline.rerank("docs", [QueryCandidates(query, candidates)])
     first = vecrank.get_reranker(small).predict([(query, t) for t in texts])
     by_first = sorted(range(len(texts)), key=lambda i: -first[i])
     second = vecrank.get_reranker(large).predict([(query, texts[i]) for i in by_first[:3]])
@@ -332,7 +332,7 @@ def test_pipeline_scores_each_distinct_pair_once_and_ties_keep_the_database_orde
     candidates = [
         Candidate(id=i, payload={"text": t}, vector_score=None, position=i) for i, t in enumerate(texts)
     ]
-    [ordered] = pipeline.rerank("docs", [RerankRequest("q", candidates)])
+    [ordered] = pipeline.rerank("docs", [QueryCandidates("q", candidates)])
     assert counting.calls["count-x"] == [["x", "xx", "y"]]
     assert [c.position for c in ordered] == [1, 4, 0, 2, 5, 3]
 
@@ -342,7 +342,7 @@ async def test_async_pipeline_runs_the_same_cascade(counting):
     pipeline = RerankPipeline(load_config({"defaults": CASCADE}))
 
     def request():
-        return RerankRequest("q", [Candidate(i, {"text": t}, None, i) for i, t in enumerate(texts)])
+        return QueryCandidates("q", [Candidate(i, {"text": t}, None, i) for i, t in enumerate(texts)])
 
     [sync] = pipeline.rerank("docs", [request()])
     [async_] = await pipeline.arerank("docs", [request()])

@@ -412,6 +412,24 @@ async def test_nested_selection_overlapping_the_text_field(backend: Backend, eng
     assert [p.payload for p in response.points] == [payloads[p.id] for p in response.points]
 
 
+async def test_batches_and_groups_reread_a_nested_selection_exactly(backend: Backend, engine) -> None:
+    """Batch requests and groups get exactly the caller's payload where trimming cannot give it."""
+    client, selector = backend.wrap(text_field="meta.body"), ["meta.lang"]
+    request = models.QueryRequest(query=QUERY, limit=3, with_payload=selector)
+    with registered(DottedTextField(), "test-dotted-text-field"):
+        [answer] = await resolve(client.query_batch_points("docs", [request], rerank_queries=[ASK]))
+        grouped = await resolve(
+            client.query_points_groups(
+                "docs", "group", query=QUERY, limit=2, group_size=2, with_payload=selector, rerank_query=ASK
+            )
+        )
+    points = answer.points + [hit for group in grouped.groups for hit in group.hits]
+    assert len(answer.points) == 3 and len(points) > 3
+    records = await resolve(backend.raw.retrieve("docs", [p.id for p in points], with_payload=selector))
+    payloads = {record.id: record.payload for record in records}
+    assert [p.payload for p in points] == [payloads[p.id] for p in points]
+
+
 async def test_template(backend: Backend, engine) -> None:
     client = backend.wrap({"docs": {"template": "{title}: {text}"}})
     response = await resolve(

@@ -122,16 +122,22 @@ def test_overlapped_tokenisation_keeps_chunks_in_place(tiny_bert, monkeypatch):
     assert threads and all(name.startswith("vecrank-tokenize") for name in threads)
 
 
-def test_auto_attention_packs_on_cuda_only_with_a_varlen_kernel(monkeypatch):
+@pytest.mark.parametrize("flash", [False, True])
+@pytest.mark.parametrize("torch_varlen", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_auto_attention_packs_on_cuda_only_where_a_kernel_takes_the_dtype(
+    monkeypatch, flash, torch_varlen, dtype
+):
+    """flash-attn and torch's varlen_attn take fp16/bf16 only: fp32 on CUDA runs padded."""
     cuda = torch.device("cuda")
-    monkeypatch.setattr(varlen, "flash_attn_available", lambda: False)
-    monkeypatch.setattr(varlen, "torch_varlen_available", lambda: False)
-    assert not varlen.packs_by_default(cuda)
-    assert varlen.packs_by_default(torch.device("cpu"))
-    monkeypatch.setattr(varlen, "torch_varlen_available", lambda: True)
-    assert varlen.varlen_kernel(cuda) == "torch-varlen" and varlen.packs_by_default(cuda)
-    monkeypatch.setattr(varlen, "flash_attn_available", lambda: True)
-    assert varlen.varlen_kernel(cuda) == "flash-attn"
+    monkeypatch.setattr(varlen, "flash_attn_available", lambda: flash)
+    monkeypatch.setattr(varlen, "torch_varlen_available", lambda: torch_varlen)
+    half = dtype in (torch.float16, torch.bfloat16)
+    expected = "flash-attn" if flash and half else "torch-varlen" if torch_varlen and half else "sdpa-loop"
+    assert varlen.varlen_kernel(cuda, dtype) == expected
+    assert varlen.packs_by_default(cuda, dtype) == (expected != "sdpa-loop")
+    assert varlen.packs_by_default(torch.device("cpu"), dtype)
+    assert varlen.varlen_kernel(torch.device("cpu"), dtype) == "sdpa-loop"
 
 
 def test_pack_batches_respects_budget_and_covers_everything():

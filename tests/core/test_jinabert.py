@@ -22,9 +22,10 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer
 
 from vecrank import ModelError
-from vecrank.core import CrossEncoderReranker, alibi, resolve_model
+from vecrank.core import CrossEncoderReranker, alibi
 from vecrank.core.jinabert import JinaBertForSequenceClassification
 from vecrank.core.quantize import count_int8_linears
+from vecrank.models import resolve_model
 from vecrank.testing.tiny_models import build_jinabert
 
 WORDS = ["the", "city", "river", "people", "capital", "rain", "music", "history", "python", "code", "paris"]

@@ -10,7 +10,7 @@ import pytest
 
 import vecrank
 from vecrank import PluginError, RerankError, load_config
-from vecrank.adapters import RerankPipeline, RerankRequest
+from vecrank.adapters import QueryCandidates, RerankPipeline
 from vecrank.candidate import Candidate
 from vecrank.cli import main as cli_main
 from vecrank.plugins import manager
@@ -61,7 +61,7 @@ def candidates(texts):
 
 def rerank(config: dict, texts, query="q"):
     pipeline = RerankPipeline(load_config(config))
-    [ordered] = pipeline.rerank("docs", [RerankRequest(query, candidates(texts))])
+    [ordered] = pipeline.rerank("docs", [QueryCandidates(query, candidates(texts))])
     return ordered
 
 
@@ -137,6 +137,20 @@ def test_reranker_error_is_a_rerank_error_naming_the_plugin(fresh_plugins):
         rerank({"defaults": {"model": "minilm-bi"}}, ["a"])
 
 
+class Wrapping:
+    @vecrank.hookimpl(wrapper=True)
+    def vecrank_rerank(self, collection, pairs, config):
+        return (yield)
+
+
+def test_a_hook_wrapper_is_refused_and_left_out(fresh_plugins):
+    with pytest.raises(PluginError, match="plugin 'wrapping': vecrank_rerank is a hook wrapper"):
+        manager.register_plugin(Wrapping(), name="wrapping")
+    assert manager.get_plugin_manager().get_plugin("wrapping") is None
+    manager.register_plugin(FixedScores([0.0, 1.0]), name="fixed")
+    assert [c.text for c in rerank({"defaults": {"model": "minilm-bi"}}, ["a", "b"])] == ["b", "a"]
+
+
 class FixedScores:
     """Answers ``vecrank_rerank`` with given scores, so post-processing can be checked exactly."""
 
@@ -210,11 +224,11 @@ def test_template_text(fresh_plugins):
         load_config({"defaults": {"model": "minilm-bi", "template": "{title}: {text}"}})
     )
     hit = Candidate(id=7, payload={"title": "Keys", "text": "rotate"}, vector_score=1.0, position=0)
-    pipeline.rerank("docs", [RerankRequest("q", [hit])])
+    pipeline.rerank("docs", [QueryCandidates("q", [hit])])
     assert recorder.seen[0] == ("q", "Keys: rotate")
     missing = Candidate(id=8, payload={"text": "rotate"}, vector_score=1.0, position=0)
     with pytest.raises(vecrank.MissingTextError, match="hit 8 has no field 'title'"):
-        pipeline.rerank("docs", [RerankRequest("q", [missing])])
+        pipeline.rerank("docs", [QueryCandidates("q", [missing])])
 
 
 class AsyncScores:
@@ -236,7 +250,7 @@ async def test_hook_vecrank_arerank_is_awaited_by_async_callers_only(fresh_plugi
     manager.register_plugin(AsyncScores(), name="async-scores")
     pipeline = RerankPipeline(load_config({"defaults": {"model": "minilm-bi"}}))
     texts = ["bb", "a", "ccc"]
-    [awaited] = await pipeline.arerank("docs", [RerankRequest("q", candidates(texts))])
-    [called] = pipeline.rerank("docs", [RerankRequest("q", candidates(texts))])
+    [awaited] = await pipeline.arerank("docs", [QueryCandidates("q", candidates(texts))])
+    [called] = pipeline.rerank("docs", [QueryCandidates("q", candidates(texts))])
     assert [c.payload["text"] for c in awaited] == ["ccc", "bb", "a"]
     assert [c.payload["text"] for c in called] == ["a", "bb", "ccc"]

@@ -24,9 +24,9 @@ import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 import vecrank
-from vecrank.adapters.pipeline import RerankPipeline, RerankRequest
+from vecrank.adapters.pipeline import QueryCandidates, RerankPipeline
 from vecrank.candidate import Candidate
-from vecrank.config import load_config
+from vecrank.config_loading import load_config
 from vecrank.core import get_reranker
 from vecrank.plugins.remote import RemoteScorer, close_clients
 from vecrank.server import ServerSettings, running_server
@@ -211,9 +211,9 @@ def _pipeline(url: str, **remote: Any) -> RerankPipeline:
     return RerankPipeline(load_config({"defaults": {"model": url, "remote": remote}}))
 
 
-def _requests(*queries: str, size: int = len(TEXTS)) -> list[RerankRequest]:
+def _requests(*queries: str, size: int = len(TEXTS)) -> list[QueryCandidates]:
     return [
-        RerankRequest(
+        QueryCandidates(
             query,
             [
                 Candidate(id=i, payload={"text": TEXTS[i % 10] * (i + 1)}, vector_score=0.0, position=i)

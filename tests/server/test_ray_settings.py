@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vecrank.config import RayDeployment, load_config
+from vecrank.config import RayDeployment
+from vecrank.config_loading import load_config
 from vecrank.errors import ConfigError
 from vecrank.server import add_serve_arguments, settings_from_args
 
@@ -81,18 +82,21 @@ def test_address_needs_ray() -> None:
         settings_from_args(parse("--model", "ettin-17m", "--ray", "--replicas", "0"))
 
 
-def test_serve_ray_hands_the_settings_and_address_to_ray_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_ray_hands_the_settings_and_address_to_ray_serve(
+    monkeypatch: pytest.MonkeyPatch, tiny_bert
+) -> None:
     pytest.importorskip("ray.serve")
     from vecrank.server import ray as ray_module
 
     calls = []
     monkeypatch.setattr(
-        ray_module, "serve_on_ray", lambda settings, address: calls.append((settings, address))
+        ray_module, "serve_on_ray", lambda settings, address, verbose: calls.append((settings, address))
     )
     from vecrank.cli import main
 
-    assert main(["serve", "--ray", "--address", "auto", "--model", "ettin-17m", "--replicas", "2"]) == 0
+    model = f"small={tiny_bert}"  # a model on this machine: serve checks that before Ray starts
+    assert main(["serve", "--ray", "--address", "auto", "--model", model, "--replicas", "2"]) == 0
     [(settings, address)] = calls
     assert address == "auto"
-    assert settings.models["ettin-17m"] == "ettin-17m"
-    assert settings.ray.for_model("ettin-17m").num_replicas == 2
+    assert settings.models["small"] == str(tiny_bert)
+    assert settings.ray.for_model(str(tiny_bert)).num_replicas == 2

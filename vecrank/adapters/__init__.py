@@ -6,10 +6,11 @@ import os
 from collections.abc import Mapping
 from typing import TypeVar
 
-from ..config import VecrankConfig, load_config
-from .pipeline import RerankPipeline, RerankRequest
+from ..config import VecrankConfig
+from ..config_loading import load_config
+from .pipeline import QueryCandidates, RerankPipeline
 
-__all__ = ["RerankPipeline", "RerankRequest", "wrap"]
+__all__ = ["QueryCandidates", "RerankPipeline", "wrap"]
 
 Client = TypeVar("Client")
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import wrapt
 
-from ..config import VecrankConfig, load_config
+from ..config import VecrankConfig
+from ..config_loading import load_config
 from .pipeline import RerankPipeline
 from .proxy import calling_plain
 

@@ -20,16 +20,20 @@ from typing import Any
 
 from ..candidate import Candidate
 from ..cascade import Staged, arun_cascade, run_cascade
-from ..config import CollectionConfig, VecrankConfig, load_config
+from ..config import CollectionConfig, VecrankConfig
+from ..config_loading import load_config
 from ..errors import MissingTextError, RerankError, VecrankError
-from ..plugins import call_hook
+from ..plugins import get_plugin_manager
+from ..plugins.hooks import call_each, first_result
 
 logger = logging.getLogger("vecrank")
 
+DEFAULT_LIMIT = 10  # what Qdrant and Weaviate return when a query sets no limit
+
 
 @dataclass
-class RerankRequest:
-    """One query's candidates (database order) and its query text (None: no rerank)."""
+class QueryCandidates:
+    """One query's text (None: no rerank) and its candidates in database order: what the pipeline reranks."""
 
     query: str | None
     candidates: list[Candidate]
@@ -147,7 +151,7 @@ class RerankPipeline:
             return False
         return self.settings(collection).enabled
 
-    def rerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
+    def rerank(self, collection: str, requests: Sequence[QueryCandidates]) -> list[list[Candidate]]:
         """Each request's candidates in the new order (each stage scores all queries in one call)."""
         config, scored, stages = self._prepare(collection, requests)
         score = [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages]
@@ -157,7 +161,7 @@ class RerankPipeline:
             return self._passthrough(collection, requests, config, error)
         return self._apply(collection, requests, scored, staged, stages)
 
-    async def arerank(self, collection: str, requests: Sequence[RerankRequest]) -> list[list[Candidate]]:
+    async def arerank(self, collection: str, requests: Sequence[QueryCandidates]) -> list[list[Candidate]]:
         """:meth:`rerank` for async callers: an async scorer is awaited, a sync one runs on a thread."""
         config, scored, stages = self._prepare(collection, requests)
         score = [(partial(self._ascores, collection, config=stage), keep) for stage, keep in stages]
@@ -168,7 +172,7 @@ class RerankPipeline:
         return self._apply(collection, requests, scored, staged, stages)
 
     def _prepare(
-        self, collection: str, requests: Sequence[RerankRequest]
+        self, collection: str, requests: Sequence[QueryCandidates]
     ) -> tuple[CollectionConfig, list[list[Candidate]], list[tuple[CollectionConfig, int | None]]]:
         """The settings, each request's scorable candidates, and the stages (one for one model)."""
         config = self.settings(collection)
@@ -176,17 +180,21 @@ class RerankPipeline:
         return config, scored, config.stage_settings()
 
     def _passthrough(
-        self, collection: str, requests: Sequence[RerankRequest], config: CollectionConfig, error: RerankError
+        self,
+        collection: str,
+        requests: Sequence[QueryCandidates],
+        config: CollectionConfig,
+        error: RerankError,
     ) -> list[list[Candidate]]:
         if config.on_error != "passthrough":
             raise error
-        logger.warning("collection %r: %s; returning the database order", collection, error)
+        logger.warning("%s; returning the database order", error)  # the error names the collection
         return [_database_order(request.candidates) for request in requests]
 
     def _apply(
         self,
         collection: str,
-        requests: Sequence[RerankRequest],
+        requests: Sequence[QueryCandidates],
         scored: list[list[Candidate]],
         staged: list[list[Staged]],
         stages: list[tuple[CollectionConfig, int | None]],
@@ -200,15 +208,18 @@ class RerankPipeline:
             results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
         return results
 
-    def _texts(self, collection: str, request: RerankRequest, config: CollectionConfig) -> list[Candidate]:
+    def _texts(self, collection: str, request: QueryCandidates, config: CollectionConfig) -> list[Candidate]:
         """Set each candidate's text; return those that can be scored."""
         if not request.query:
             return []
         usable = []
         for candidate in request.candidates:
             try:
-                text = call_hook(
-                    "vecrank_document_text", collection=collection, candidate=candidate, config=config
+                text = first_result(
+                    get_plugin_manager().hook.vecrank_document_text,
+                    collection=collection,
+                    candidate=candidate,
+                    config=config,
                 )
             except MissingTextError as error:
                 if config.on_missing_text == "raise":
@@ -231,7 +242,9 @@ class RerankPipeline:
         if not pairs:
             return []
         try:
-            scores = call_hook("vecrank_rerank", collection=collection, pairs=pairs, config=config)
+            scores = first_result(
+                get_plugin_manager().hook.vecrank_rerank, collection=collection, pairs=pairs, config=config
+            )
         except Exception as error:
             raise _rerank_error(collection, config, error) from error
         return _checked(collection, pairs, scores)
@@ -242,12 +255,13 @@ class RerankPipeline:
         if not pairs:
             return []
         try:
-            pending = call_hook("vecrank_arerank", collection=collection, pairs=pairs, config=config)
+            hook = get_plugin_manager().hook
+            pending = first_result(hook.vecrank_arerank, collection=collection, pairs=pairs, config=config)
             if pending is not None:
                 scores = await pending
             else:
                 scores = await asyncio.to_thread(
-                    call_hook, "vecrank_rerank", collection=collection, pairs=pairs, config=config
+                    first_result, hook.vecrank_rerank, collection=collection, pairs=pairs, config=config
                 )
         except Exception as error:
             raise _rerank_error(collection, config, error) from error
@@ -256,7 +270,7 @@ class RerankPipeline:
     def _finish(
         self,
         collection: str,
-        request: RerankRequest,
+        request: QueryCandidates,
         groups: list[list[Candidate]],
         stages: list[CollectionConfig],
     ) -> list[Candidate]:
@@ -270,8 +284,8 @@ class RerankPipeline:
         ordered = []
         for number in reversed(range(len(groups))):
             kept = groups[number]
-            call_hook(
-                "vecrank_after_rerank",
+            call_each(
+                get_plugin_manager().hook.vecrank_after_rerank,
                 collection=collection,
                 query=request.query,
                 candidates=kept,
@@ -284,7 +298,7 @@ class RerankPipeline:
 
 
 def _inputs(
-    requests: Sequence[RerankRequest], scored: list[list[Candidate]]
+    requests: Sequence[QueryCandidates], scored: list[list[Candidate]]
 ) -> tuple[list[str], list[list[str]]]:
     """Each request's query and the texts of its scorable candidates."""
     return [request.query or "" for request in requests], [[c.text for c in usable] for usable in scored]

@@ -17,8 +17,8 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
-from ..candidate import Candidate
-from .pipeline import RerankRequest, regroup
+from ..candidate import Candidate, to_candidates
+from .pipeline import DEFAULT_LIMIT, QueryCandidates, regroup
 from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 
@@ -88,11 +88,14 @@ class QueryPlan:
     payload: PayloadPlan | None
 
 
-def to_candidates(points: Sequence[models.ScoredPoint]) -> list[Candidate]:
-    return [
-        Candidate(id=point.id, payload=point.payload or {}, vector_score=point.score, position=i, hit=point)
-        for i, point in enumerate(points)
-    ]
+def point_candidates(points: Sequence[models.ScoredPoint]) -> list[Candidate]:
+    """The points as the pipeline's candidates, in Qdrant's order."""
+    return to_candidates(
+        points,
+        id_of=lambda point: point.id,
+        payload_of=lambda point: point.payload or {},
+        vector_score_of=lambda point: point.score,
+    )
 
 
 def to_point(candidate: Candidate, payload: PayloadPlan) -> models.ScoredPoint:
@@ -105,8 +108,106 @@ def to_point(candidate: Candidate, payload: PayloadPlan) -> models.ScoredPoint:
     return RerankedPoint(**data, vector_score=point.score, rerank_score=candidate.raw_score)
 
 
+@dataclass
+class Search:
+    """One intercepted search, with no I/O: the call to make, and how to rerank and rebuild its answer.
+
+    ``plans`` holds one :class:`QueryPlan` per query (one per request of a batch); none when the
+    call passes through unchanged. The sync and async clients run the same search; only their
+    I/O differs.
+    """
+
+    method: str
+    collection: str
+    arguments: dict[str, Any]
+    plans: list[QueryPlan] = field(default_factory=list)
+
+    @property
+    def plain(self) -> bool:
+        return not self.plans
+
+    def requests(self, response: Any) -> list[QueryCandidates]:
+        """What the pipeline reranks: each query's text and the points Qdrant answered it with."""
+        return [
+            QueryCandidates(plan.query, point_candidates(points))
+            for plan, points in zip(self.plans, self.point_lists(response))
+        ]
+
+    def rereads(self, result: Any) -> list[dict[str, Any]]:
+        """``retrieve`` arguments for each query whose payload selection trimming cannot give exactly."""
+        return [
+            {
+                "collection_name": self.collection,
+                "ids": [p.id for p in points],
+                "with_payload": plan.payload.requested,
+            }
+            for plan, points in zip(self.plans, self.point_lists(result))
+            if not plan.payload.exact and points
+        ]
+
+    def with_records(self, result: Any, records: Sequence[Sequence[models.Record]]) -> Any:
+        """``result`` with the payloads that :meth:`rereads` fetched, in its order."""
+        lists, found = self.point_lists(result), iter(records)
+        for number, (plan, points) in enumerate(zip(self.plans, lists)):
+            if not plan.payload.exact and points:
+                payloads = {record.id: record.payload for record in next(found)}
+                lists[number] = [p.model_copy(update={"payload": payloads.get(p.id)}) for p in points]
+        return self.with_point_lists(result, lists)
+
+    def rebuild(self, response: Any, orders: list[list[Candidate]]) -> Any:
+        """The client's own result type, with each query's points in the new order, cut to its page."""
+        pages = [
+            [to_point(c, plan.payload) for c in ordered[plan.offset : plan.offset + plan.limit]]
+            for plan, ordered in zip(self.plans, orders)
+        ]
+        return self.with_point_lists(response, pages)
+
+    def point_lists(self, response: Any) -> list[list[models.ScoredPoint]]:
+        """The points of each query in ``response``."""
+        return [response.points]
+
+    def with_point_lists(self, response: Any, lists: list[list[models.ScoredPoint]]) -> Any:
+        """``response`` with each query's points replaced."""
+        return response.model_copy(update={"points": lists[0]})
+
+
+class BatchSearch(Search):
+    """``query_batch_points``: one response per request."""
+
+    def point_lists(self, response: Any) -> list[list[models.ScoredPoint]]:
+        return [answer.points for answer in response]
+
+    def with_point_lists(self, response: Any, lists: list[list[models.ScoredPoint]]) -> Any:
+        return [answer.model_copy(update={"points": points}) for answer, points in zip(response, lists)]
+
+
+class GroupsSearch(Search):
+    """``query_points_groups``: the hits of every group are reranked together, groups by their best hit."""
+
+    def point_lists(self, response: Any) -> list[list[models.ScoredPoint]]:
+        return [[hit for group in response.groups for hit in group.hits]]
+
+    def rebuild(self, response: Any, orders: list[list[Candidate]]) -> Any:
+        [plan], [ordered] = self.plans, orders
+        group_of = {id(hit): group for group in response.groups for hit in group.hits}
+        groups = [
+            group_of[id(members[0].hit)].model_copy(
+                update={"hits": [to_point(candidate, plan.payload) for candidate in members]}
+            )
+            for members in regroup(ordered, lambda candidate: id(group_of[id(candidate.hit)]), plan.limit)
+        ]
+        return response.model_copy(update={"groups": groups})
+
+    def with_point_lists(self, response: Any, lists: list[list[models.ScoredPoint]]) -> Any:
+        hits = iter(lists[0])
+        groups = [
+            group.model_copy(update={"hits": [next(hits) for _ in group.hits]}) for group in response.groups
+        ]
+        return response.model_copy(update={"groups": groups})
+
+
 class _QdrantReranking(RerankingProxy):
-    """What both twins share: argument rewriting and result rebuilding, no I/O."""
+    """What both twins share, with no I/O: reading a call's arguments into a :class:`Search`."""
 
     def _bind(self, method: str, args: tuple, kwargs: dict) -> dict[str, Any]:
         """The call's arguments by name, as the wrapped client's method would see them."""
@@ -117,32 +218,16 @@ class _QdrantReranking(RerankingProxy):
         arguments.update(arguments.pop("kwargs", {}))
         return arguments
 
-    def _text(self, collection: str, rerank_query: str | None, arguments: dict) -> str | None:
-        """The rerank text: ``rerank_query``, else the query's own text where the config enables it."""
-        asked = self._self_pipeline.query_text(rerank_query, "rerank_query")
-        return self._self_pipeline.rerank_text(collection, asked, query_text(arguments.get("query")))
-
-    def _batch_texts(
-        self, collection: str, requests: Sequence[models.QueryRequest], rerank_queries: Sequence | None
-    ) -> list[str | None]:
-        """Each batch request's rerank text: its ``rerank_queries`` entry, else its own text if enabled."""
-        checked = self._self_pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
-        rerank_queries = [None] * len(requests) if checked is None else checked
-        return [
-            self._self_pipeline.rerank_text(collection, asked, query_text(request.query))
-            for asked, request in zip(rerank_queries, requests)
-        ]
-
-    def _plan(
-        self, collection: str, text: str | None, offset: int | None, limit: int | None, with_payload: Any
-    ) -> QueryPlan:
-        offset, limit = offset or 0, 10 if limit is None else limit
-        payload = plan_payload(with_payload, self._self_pipeline.text_fields(collection))
-        return QueryPlan(text, offset, limit, payload)
-
-    def _prepare_call(self, method: str, arguments: dict, text: str | None) -> QueryPlan:
-        """Rewrite one call's arguments in place: over-fetch, offset 0, the text field fetched."""
+    def _search(
+        self, kind: type[Search], method: str, args: tuple, kwargs: dict, rerank_query: Any
+    ) -> Search:
+        """``query_points`` or ``query_points_groups``, over-fetching when it reranks."""
+        arguments = self._bind(method, args, kwargs)
         collection = arguments["collection_name"]
+        asked = self._self_pipeline.query_text(rerank_query, "rerank_query")
+        text = self._self_pipeline.rerank_text(collection, asked, query_text(arguments.get("query")))
+        if not self._self_pipeline.should_rerank(collection, [text]):
+            return kind(method, collection, arguments)
         default_payload = inspect.signature(getattr(type(self.__wrapped__), method)).parameters[
             "with_payload"
         ]
@@ -156,37 +241,40 @@ class _QdrantReranking(RerankingProxy):
         arguments["limit"] = self._self_pipeline.fetch_limit(collection, plan.offset, plan.limit)
         arguments.pop("offset", None)
         arguments["with_payload"] = plan.payload.fetch
-        return plan
+        return kind(method, collection, arguments, [plan])
 
-    def _prepare_request(
-        self, collection: str, request: models.QueryRequest, text: str | None
-    ) -> tuple[QueryPlan, models.QueryRequest]:
-        plan = self._plan(collection, text, request.offset, request.limit, request.with_payload)
-        limit = self._self_pipeline.fetch_limit(collection, plan.offset, plan.limit)
-        update = {"limit": limit, "offset": None, "with_payload": plan.payload.fetch}
-        return plan, request.model_copy(update=update)
-
-    @staticmethod
-    def _cut(plan: QueryPlan, ordered: list[Candidate]) -> list[models.ScoredPoint]:
-        return [to_point(c, plan.payload) for c in ordered[plan.offset : plan.offset + plan.limit]]
-
-    @staticmethod
-    def _regroup(
-        plan: QueryPlan, groups: Sequence[models.PointGroup], ordered: list[Candidate]
-    ) -> list[models.PointGroup]:
-        """Groups ordered by their best reranked hit, hits reordered inside each group."""
-        group_of = {id(hit): group for group in groups for hit in group.hits}
-        return [
-            group_of[id(members[0].hit)].model_copy(
-                update={"hits": [to_point(candidate, plan.payload) for candidate in members]}
-            )
-            for members in regroup(ordered, lambda candidate: id(group_of[id(candidate.hit)]), plan.limit)
+    def _batch_search(self, args: tuple, kwargs: dict, rerank_queries: Any) -> Search:
+        """``query_batch_points``: each request reranked by its ``rerank_queries`` entry or its own text."""
+        arguments = self._bind("query_batch_points", args, kwargs)
+        collection, requests = arguments["collection_name"], list(arguments["requests"])
+        checked = self._self_pipeline.query_texts(rerank_queries, "rerank_queries", len(requests))
+        texts = [
+            self._self_pipeline.rerank_text(collection, asked, query_text(request.query))
+            for asked, request in zip(checked or [None] * len(requests), requests)
         ]
+        if not self._self_pipeline.should_rerank(collection, texts):
+            return BatchSearch("query_batch_points", collection, arguments)
+        plans = [
+            self._plan(collection, t, r.offset, r.limit, r.with_payload) for r, t in zip(requests, texts)
+        ]
+        arguments["requests"] = [
+            request.model_copy(
+                update={
+                    "limit": self._self_pipeline.fetch_limit(collection, plan.offset, plan.limit),
+                    "offset": None,
+                    "with_payload": plan.payload.fetch,
+                }
+            )
+            for request, plan in zip(requests, plans)
+        ]
+        return BatchSearch("query_batch_points", collection, arguments, plans)
 
-    @staticmethod
-    def _with_payloads(points: list[models.ScoredPoint], records: Sequence[models.Record]) -> list:
-        payloads = {record.id: record.payload for record in records}
-        return [point.model_copy(update={"payload": payloads.get(point.id)}) for point in points]
+    def _plan(
+        self, collection: str, text: str | None, offset: int | None, limit: int | None, with_payload: Any
+    ) -> QueryPlan:
+        offset, limit = offset or 0, DEFAULT_LIMIT if limit is None else limit
+        payload = plan_payload(with_payload, self._self_pipeline.text_fields(collection))
+        return QueryPlan(text, offset, limit, payload)
 
 
 _RERANK_QUERY = {"rerank_query": (str | None, None)}
@@ -201,67 +289,32 @@ class RerankingQdrantClient(_QdrantReranking):
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.QueryResponse:
         """vecrank: reranked by ``rerank_query``, or by the ``Document`` text where the config enables it."""
-        arguments = self._bind("query_points", args, kwargs)
-        collection = arguments["collection_name"]
-        text = self._text(collection, rerank_query, arguments)
-        if not self._self_pipeline.should_rerank(collection, [text]):
-            return call_plain(self.__wrapped__.query_points, **arguments)
-        plan = self._prepare_call("query_points", arguments, text)
-        response = call_plain(self.__wrapped__.query_points, **arguments)
-        [ordered] = self._self_pipeline.rerank(
-            collection, [RerankRequest(text, to_candidates(response.points))]
-        )
-        points = self._reread(collection, plan, self._cut(plan, ordered))
-        return response.model_copy(update={"points": points})
+        return self._run(self._search(Search, "query_points", args, kwargs, rerank_query))
 
     @signature_of(QdrantClient.query_batch_points, **_RERANK_QUERIES)
     def query_batch_points(
         self, *args: Any, rerank_queries: Sequence[str | None] | None = None, **kwargs: Any
     ) -> list[models.QueryResponse]:
         """vecrank: each request reranked by its ``rerank_queries`` entry or own text, in one engine call."""
-        arguments = self._bind("query_batch_points", args, kwargs)
-        collection, requests = arguments["collection_name"], list(arguments["requests"])
-        texts = self._batch_texts(collection, requests, rerank_queries)
-        if not self._self_pipeline.should_rerank(collection, texts):
-            return call_plain(self.__wrapped__.query_batch_points, **arguments)
-        prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
-        arguments["requests"] = [request for _, request in prepared]
-        responses = call_plain(self.__wrapped__.query_batch_points, **arguments)
-        batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
-        orders = self._self_pipeline.rerank(collection, batch)
-        return [
-            response.model_copy(update={"points": self._reread(collection, plan, self._cut(plan, ordered))})
-            for (plan, _), response, ordered in zip(prepared, responses, orders)
-        ]
+        return self._run(self._batch_search(args, kwargs, rerank_queries))
 
     @signature_of(QdrantClient.query_points_groups, **_RERANK_QUERY)
     def query_points_groups(
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.GroupsResult:
         """vecrank: hits reranked inside groups, groups ordered by their best hit."""
-        arguments = self._bind("query_points_groups", args, kwargs)
-        collection = arguments["collection_name"]
-        text = self._text(collection, rerank_query, arguments)
-        if not self._self_pipeline.should_rerank(collection, [text]):
-            return call_plain(self.__wrapped__.query_points_groups, **arguments)
-        plan = self._prepare_call("query_points_groups", arguments, text)
-        result = call_plain(self.__wrapped__.query_points_groups, **arguments)
-        hits = to_candidates([hit for group in result.groups for hit in group.hits])
-        [ordered] = self._self_pipeline.rerank(collection, [RerankRequest(text, hits)])
-        groups = [
-            group.model_copy(update={"hits": self._reread(collection, plan, group.hits)})
-            for group in self._regroup(plan, result.groups, ordered)
-        ]
-        return result.model_copy(update={"groups": groups})
+        return self._run(self._search(GroupsSearch, "query_points_groups", args, kwargs, rerank_query))
 
-    def _reread(self, collection: str, plan: QueryPlan, points: list) -> list:
-        """Points with exactly the caller's payload selection, where trimming cannot give it."""
-        if plan.payload.exact or not points:
-            return points
-        records = self.__wrapped__.retrieve(
-            collection, [p.id for p in points], with_payload=plan.payload.requested
+    def _run(self, search: Search) -> Any:
+        response = call_plain(getattr(self.__wrapped__, search.method), **search.arguments)
+        if search.plain:
+            return response
+        reranked = search.rebuild(
+            response, self._self_pipeline.rerank(search.collection, search.requests(response))
         )
-        return self._with_payloads(points, records)
+        return search.with_records(
+            reranked, [self.__wrapped__.retrieve(**where) for where in search.rereads(reranked)]
+        )
 
 
 class AsyncRerankingQdrantClient(_QdrantReranking):
@@ -272,65 +325,28 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.QueryResponse:
         """vecrank: reranked by ``rerank_query``, or by the ``Document`` text where the config enables it."""
-        arguments = self._bind("query_points", args, kwargs)
-        collection = arguments["collection_name"]
-        text = self._text(collection, rerank_query, arguments)
-        if not self._self_pipeline.should_rerank(collection, [text]):
-            return await acall_plain(self.__wrapped__.query_points, **arguments)
-        plan = self._prepare_call("query_points", arguments, text)
-        response = await acall_plain(self.__wrapped__.query_points, **arguments)
-        requests = [RerankRequest(text, to_candidates(response.points))]
-        [ordered] = await self._self_pipeline.arerank(collection, requests)
-        points = await self._reread(collection, plan, self._cut(plan, ordered))
-        return response.model_copy(update={"points": points})
+        return await self._run(self._search(Search, "query_points", args, kwargs, rerank_query))
 
     @signature_of(AsyncQdrantClient.query_batch_points, **_RERANK_QUERIES)
     async def query_batch_points(
         self, *args: Any, rerank_queries: Sequence[str | None] | None = None, **kwargs: Any
     ) -> list[models.QueryResponse]:
         """vecrank: each request reranked by its ``rerank_queries`` entry or own text, in one engine call."""
-        arguments = self._bind("query_batch_points", args, kwargs)
-        collection, requests = arguments["collection_name"], list(arguments["requests"])
-        texts = self._batch_texts(collection, requests, rerank_queries)
-        if not self._self_pipeline.should_rerank(collection, texts):
-            return await acall_plain(self.__wrapped__.query_batch_points, **arguments)
-        prepared = [self._prepare_request(collection, r, t) for r, t in zip(requests, texts)]
-        arguments["requests"] = [request for _, request in prepared]
-        responses = await acall_plain(self.__wrapped__.query_batch_points, **arguments)
-        batch = [RerankRequest(t, to_candidates(r.points)) for t, r in zip(texts, responses)]
-        orders = await self._self_pipeline.arerank(collection, batch)
-        return [
-            response.model_copy(
-                update={"points": await self._reread(collection, plan, self._cut(plan, ordered))}
-            )
-            for (plan, _), response, ordered in zip(prepared, responses, orders)
-        ]
+        return await self._run(self._batch_search(args, kwargs, rerank_queries))
 
     @signature_of(AsyncQdrantClient.query_points_groups, **_RERANK_QUERY)
     async def query_points_groups(
         self, *args: Any, rerank_query: str | None = None, **kwargs: Any
     ) -> models.GroupsResult:
         """vecrank: hits reranked inside groups, groups ordered by their best hit."""
-        arguments = self._bind("query_points_groups", args, kwargs)
-        collection = arguments["collection_name"]
-        text = self._text(collection, rerank_query, arguments)
-        if not self._self_pipeline.should_rerank(collection, [text]):
-            return await acall_plain(self.__wrapped__.query_points_groups, **arguments)
-        plan = self._prepare_call("query_points_groups", arguments, text)
-        result = await acall_plain(self.__wrapped__.query_points_groups, **arguments)
-        hits = to_candidates([hit for group in result.groups for hit in group.hits])
-        [ordered] = await self._self_pipeline.arerank(collection, [RerankRequest(text, hits)])
-        groups = [
-            group.model_copy(update={"hits": await self._reread(collection, plan, group.hits)})
-            for group in self._regroup(plan, result.groups, ordered)
-        ]
-        return result.model_copy(update={"groups": groups})
+        return await self._run(self._search(GroupsSearch, "query_points_groups", args, kwargs, rerank_query))
 
-    async def _reread(self, collection: str, plan: QueryPlan, points: list) -> list:
-        """Points with exactly the caller's payload selection, where trimming cannot give it."""
-        if plan.payload.exact or not points:
-            return points
-        records = await self.__wrapped__.retrieve(
-            collection, [p.id for p in points], with_payload=plan.payload.requested
+    async def _run(self, search: Search) -> Any:
+        response = await acall_plain(getattr(self.__wrapped__, search.method), **search.arguments)
+        if search.plain:
+            return response
+        orders = await self._self_pipeline.arerank(search.collection, search.requests(response))
+        reranked = search.rebuild(response, orders)
+        return search.with_records(
+            reranked, [await self.__wrapped__.retrieve(**where) for where in search.rereads(reranked)]
         )
-        return self._with_payloads(points, records)

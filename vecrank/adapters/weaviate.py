@@ -62,9 +62,9 @@ from weaviate.collections.collections.sync import _Collections
 from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
 from weaviate.collections.query import _QueryCollection, _QueryCollectionAsync
 
-from ..candidate import Candidate
+from ..candidate import Candidate, to_candidates
 from ..errors import RerankError
-from .pipeline import RerankPipeline, RerankRequest, regroup
+from .pipeline import DEFAULT_LIMIT, QueryCandidates, RerankPipeline, regroup
 from .proxy import RerankingProxy, acall_plain, call_plain, signature_of
 
 __all__ = [
@@ -81,8 +81,6 @@ __all__ = [
     "RerankingWeaviateClient",
     "wrap_weaviate",
 ]
-
-DEFAULT_LIMIT = 10  # what Weaviate returns when a query sets no limit (QUERY_DEFAULTS_LIMIT)
 
 
 class Search(NamedTuple):
@@ -188,19 +186,15 @@ class SearchPlan:
     score_added: bool
     groups: int | None = None  # group_by: the number of groups the caller asked for
 
-    def request(self, result: QueryReturn | GroupByReturn) -> RerankRequest:
+    def request(self, result: QueryReturn | GroupByReturn) -> QueryCandidates:
         """The server's objects as the pipeline's candidates, in server order."""
-        candidates = [
-            Candidate(
-                id=uuid.UUID(int=obj.uuid.int),  # a plain UUID, so messages read UUID('...')
-                payload=obj.properties,
-                vector_score=self._database_score(obj),
-                position=i,
-                hit=obj,
-            )
-            for i, obj in enumerate(result.objects)
-        ]
-        return RerankRequest(self.text, candidates)
+        candidates = to_candidates(
+            result.objects,
+            id_of=lambda obj: uuid.UUID(int=obj.uuid.int),  # a plain UUID, so messages read UUID('...')
+            payload_of=lambda obj: obj.properties,
+            vector_score_of=self._database_score,
+        )
+        return QueryCandidates(self.text, candidates)
 
     def finish(self, result: Any, ordered: list[Candidate]) -> Any:
         """A copy of ``result`` (its own type): objects ``offset``..``offset + limit``, or regrouped."""

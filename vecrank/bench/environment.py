@@ -1,12 +1,14 @@
-"""What a benchmark result records about where it ran: the machine and the package versions."""
+"""What a benchmark result records about where it ran (the machine, the package versions), and its file."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 from collections.abc import Iterable
 from importlib import metadata
+from pathlib import Path
 
 import torch
 
@@ -51,3 +53,13 @@ def versions(extra: Iterable[str] = ()) -> dict:
         except metadata.PackageNotFoundError:
             found[package] = None
     return found
+
+
+def write_results(path: Path, report: dict) -> None:
+    """Write ``report``, keeping other models' results from an earlier run on the same device."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        earlier = json.loads(path.read_text())
+        if earlier.get("device") == report["device"]:
+            report["models"] = {**earlier.get("models", {}), **report["models"]}
+    path.write_text(json.dumps(report, indent=2) + "\n")

@@ -34,6 +34,9 @@ NEGATIVES = 3  # other passages per training group
 GROUPS_PER_STEP = 4
 TRAIN_EPOCHS = 2
 INT8_DTYPES = ("int8", "int8-per-token")
+# The tiers whose agreement with fp32 the real-weights guard measures (see core/cpu.py).
+GUARDED_TIERS = ("bfloat16", *INT8_DTYPES)
+TOP = 10
 ENGINES = ("st", "vecrank_fp32", "vecrank_int8", "vecrank_int8_per_token")
 
 
@@ -120,10 +123,10 @@ def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def minilm_cross_encoder_agreement(folder: Path, seed: int = 0) -> dict:
-    """Per-query Kendall tau (fp32 against int8) of a cross-encoder fine-tuned from the real MiniLM body."""
+    """Per-query Kendall tau and top-10 overlap against fp32 of each tier, on a cross-encoder
+    fine-tuned from the real MiniLM body."""
     from ..config import CollectionConfig
-    from ..demo import load_demo_dataset
-    from ..evaluation import SearchRun, metrics
+    from ..evaluation import SearchRun, load_demo_dataset, metrics
     from ..plugins.bi_encoder import BiEncoderScorer
 
     dataset = load_demo_dataset()
@@ -151,12 +154,15 @@ def minilm_cross_encoder_agreement(folder: Path, seed: int = 0) -> dict:
     ]
     scores = {
         dtype: CrossEncoderReranker(str(folder), device="cpu", dtype=dtype).predict(pairs)
-        for dtype in ("fp32", *INT8_DTYPES)
+        for dtype in ("fp32", *GUARDED_TIERS)
     }
     agreement = {}
-    for dtype in INT8_DTYPES:
+    for dtype in GUARDED_TIERS:
         taus = per_query_tau(scores["fp32"], scores[dtype])
         agreement[dtype] = {
+            f"top{TOP}_overlap_mean": round(
+                float(np.mean(per_query_overlap(scores["fp32"], scores[dtype]))), 4
+            ),
             "kendall_tau_mean": round(float(np.mean(taus)), 4),
             "kendall_tau_median": round(float(np.median(taus)), 4),
             "kendall_tau_min": round(float(np.min(taus)), 4),
@@ -195,6 +201,20 @@ def per_query_tau(reference: np.ndarray, other: np.ndarray) -> list[float]:
         kendall_tau(reference[start : start + CANDIDATES], other[start : start + CANDIDATES])
         for start in range(0, len(reference), CANDIDATES)
     ]
+
+
+def per_query_overlap(reference: np.ndarray, other: np.ndarray) -> list[float]:
+    """Share of each query's ``TOP`` best candidates by ``reference`` that ``other`` also puts there."""
+    return [
+        top_overlap(reference[start : start + CANDIDATES], other[start : start + CANDIDATES])
+        for start in range(0, len(reference), CANDIDATES)
+    ]
+
+
+def top_overlap(reference: np.ndarray, other: np.ndarray, top: int = TOP) -> float:
+    """Share of the ``top`` best of ``reference`` that are among the ``top`` best of ``other``."""
+    best = np.argsort(-reference)[:top], np.argsort(-other)[:top]
+    return len(set(best[0].tolist()) & set(best[1].tolist())) / len(best[0]) if len(best[0]) else 1.0
 
 
 def train_relevance_model(

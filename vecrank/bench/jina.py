@@ -23,7 +23,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..core import CrossEncoderReranker
 from . import measure
-from .environment import machine_info, versions
+from .environment import machine_info, versions, write_results
 from .models import bert_tokenizer_path, count_parameters
 from .pairs import PairSet, make_long_pairs, make_pairs, token_length_stats
 from .shapes import JINA_SHAPES
@@ -158,8 +158,6 @@ def run_jina(
     names: list[str], tokenizer: PreTrainedTokenizerBase, args: argparse.Namespace, command: str
 ) -> int:
     """``--jina``: the benchmark per shape, printed and written to ``jina_cpu.json``; an exit status."""
-    from .run import write_results
-
     unknown = [name for name in names if name not in JINA_SHAPES]
     if unknown or args.device not in ("auto", "cpu"):
         problem = f"not {unknown[0]!r}" if unknown else "it measures the CPU (pass --device cpu)"
@@ -171,7 +169,7 @@ def run_jina(
     with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
         for name in names:
             report["models"][name] = jina_benchmark(name, Path(folder) / name, tokenizer, args)
-    path = Path(args.out or "benchmarks/results/jina_cpu.json")
+    path = Path(args.out or "jina_cpu.json")
     write_results(path, report)
     print(f"wrote {path}")
     return 0

@@ -90,18 +90,22 @@ class Stopwatch:
 
 @contextmanager
 def peak_memory(device: torch.device):
-    """Yield a dict that holds ``peak_mb`` once the block ends: GPU allocator peak, or CPU RSS high-water.
+    """Yield a dict that holds ``peak_mb`` and ``start_mb`` once the block ends: GPU allocator, or CPU RSS.
 
-    On CPU the high-water mark is reset through ``/proc/self/clear_refs`` so that it covers
-    the block alone; where that is not allowed it covers the whole process (``scope``).
+    ``start_mb`` is what was held when the block began (on a GPU: the models' weights), so that
+    ``peak_mb - start_mb`` is what the block itself used. On CPU the high-water mark is reset
+    through ``/proc/self/clear_refs`` so that it covers the block alone; where that is not
+    allowed it covers the whole process (``scope``).
     """
     result: dict[str, object] = {}
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
         yield result
         torch.cuda.synchronize(device)
-        result.update(peak_mb=torch.cuda.max_memory_allocated(device) / 2**20, scope="torch.cuda")
+        peak = torch.cuda.max_memory_allocated(device)
+        result.update(peak_mb=peak / 2**20, start_mb=start / 2**20, scope="torch.cuda")
         return
     scope = "block" if _reset_rss_peak() else "process"
     start = _status_kb("VmRSS")

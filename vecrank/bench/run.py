@@ -1,7 +1,7 @@
 """The throughput benchmark: vecrank against sentence-transformers on the same models and pairs.
 
 ``python benchmarks/throughput.py --models 17m,minilm-l6 --pairs 1000`` (or ``vecrank bench``)
-prints a table and writes JSON under ``benchmarks/results/``.
+prints a table and writes JSON to ``--out`` or into the current folder.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import json
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from ..core.loading import pick_device, pick_dtype
 from ..core.varlen import flash_attn_available
 from ..errors import ConfigError, VecrankError
 from . import measure
-from .environment import machine_info, versions
+from .environment import machine_info, versions, write_results
 from .models import bert_tokenizer_path, build_model, count_parameters
 from .options import parse_args
 from .pairs import PairSet, make_pairs, token_length_stats
@@ -56,10 +58,17 @@ def main(argv: list[str] | None = None) -> int:
         from .jina import run_jina
 
         return run_jina(names, tokenizer, args, command)
-    if args.int8 or args.long:
+    if args.int8 or args.long or args.peers:
         if device.type != "cpu":
-            print("vecrank bench: --int8 and --long measure the CPU; pass --device cpu", file=sys.stderr)
+            print(
+                "vecrank bench: --int8, --long and --peers measure the CPU; pass --device cpu",
+                file=sys.stderr,
+            )
             return 2
+        if args.peers:
+            from .peer_run import run_peers
+
+            return run_peers(names, tokenizer, args, command, write_results)
         return run_cpu_mode(names, tokenizer, args, command)
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
     print(
@@ -76,19 +85,31 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(["sentence-transformers"]),
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
+        "precision": args.precision,
         "models": {},
     }
     print(HEADER, flush=True)
-    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+    path = Path(args.out or f"throughput_{device.type}.json")
+    with models_folder(args.models_dir) as folder:
         for name in names:
-            result = benchmark_model(stages[name], Path(folder), pair_set, args, device, dtype)
+            result = benchmark_model(stages[name], folder, pair_set, args, device, dtype)
             report["models"][name] = {**result, "run": run, "machine": report["machine"]}
             print(format_row(name, result), flush=True)
-    path = Path(args.out or f"benchmarks/results/throughput_{device.type}.json")
-    write_results(path, report)
+            write_results(path, report)  # after each model: an interrupted run keeps what it measured
     print(f"tokenisation alone (pairs/s): {run['tokenization_pairs_per_s']}")
     print(f"wrote {path}")
     return 0
+
+
+@contextmanager
+def models_folder(kept: str | None) -> Iterator[Path]:
+    """Where the benchmark models are built: ``kept`` (reused by later runs), else a temp folder."""
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        yield Path(kept)
+        return
+    with tempfile.TemporaryDirectory(prefix="vecrank-bench-") as folder:
+        yield Path(folder)
 
 
 def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command: str) -> int:
@@ -131,7 +152,7 @@ def run_cpu_mode(names: list[str], tokenizer, args: argparse.Namespace, command:
                 )
             report["models"][name] = {**result, "machine": report["machine"], "command": command}
     default = "long_documents_cpu.json" if args.long else "int8_cpu.json"
-    path = Path(args.out or f"benchmarks/results/{default}")
+    path = Path(args.out or default)
     write_results(path, report)
     if args.int8:  # the throughput is written first: the quality guards take a while
         report["quality"] = int8_quality(args.seed)
@@ -182,70 +203,28 @@ def benchmark_model(
     dtype: torch.dtype,
 ) -> dict:
     """Throughput, latency, memory and score agreement of both engines on one model or a cascade."""
-    loaded = []
-    for shape, _ in stages:
-        if not (folder / shape).is_dir():
-            build_model(shape, folder / shape, seed=args.seed)
-        loaded.append(load_engines(folder / shape, args, device, dtype))
-    (st, ours), keeps = loaded[-1], [keep for _, keep in stages]
+    loaded = [
+        load_engines(built_model(shape, folder, args.seed, device), args, device, dtype)
+        for shape, _ in stages
+    ]
     sizes = [int(size) for size in args.st_batch_sizes.split(",")]
-
-    def st_predict(engine, batch_size: int = sizes[0]):
-        return lambda subset: engine.predict(subset, batch_size=batch_size, show_progress_bar=False)
-
-    if len(stages) == 1:
-        engines: dict[str, Callable[[list], Any]] = {"st": st_predict(st), "vecrank": ours.predict}
-    else:
-        engines = {
-            "st": cascade_call([st_predict(s) for s, _ in loaded], keeps, pair_set.candidates),
-            "vecrank": cascade_call([o.predict for _, o in loaded], keeps, pair_set.candidates),
-        }
-    pairs = pair_set.pairs
-    for call in engines.values():  # warm-up
-        call(pairs[:256])
+    engines = engine_calls(stages, loaded, pair_set.candidates, sizes[0])
     stopwatch = measure.Stopwatch(args.quiet_wait)
-    runs: dict[str, list[dict]] = {engine: [] for engine in engines}
-    scores: dict[str, Any] = {}
-    for _ in range(args.repeats):  # interleaved, so that both engines see the same machine state
-        for engine, call in engines.items():
-            with measure.peak_memory(device) as memory:
-                timing = stopwatch.time(lambda e=engine, c=call: scores.__setitem__(e, c(pairs)))
-            runs[engine].append({**asdict(timing), **memory})
-    st_rates = {sizes[0]: _median_rate(runs["st"], len(pairs))}
+    runs, scores = time_engines(engines, pair_set.pairs, args.repeats, stopwatch, device)
+    latency = query_latencies(engines, pair_set, args.latency_queries, stopwatch)
+    st, ours = loaded[-1]
+    st_rates = {sizes[0]: _median_rate(runs["st"], len(pair_set.pairs))}
     if len(stages) == 1:
-        for size in sizes[1:]:
-            timings = [stopwatch.time(lambda s=size: st_predict(st, s)(pairs)) for _ in range(args.repeats)]
-            st_rates[size] = _median_rate([asdict(timing) for timing in timings], len(pairs))
-    latency = {engine: [] for engine in engines}
-    for number in range(min(args.latency_queries, pair_set.queries)):
-        group = pair_set.query_group(number)
-        for engine, call in engines.items():
-            latency[engine].append(stopwatch.time(lambda c=call, g=group: c(g)).seconds)
-    best = max(st_rates, key=st_rates.get)
-    ours_rate = _median_rate(runs["vecrank"], len(pairs))
-    tolerance = 1e-4 if dtype == torch.float32 else 5e-2
-    result = {
-        "vecrank": {
-            "pairs_per_s": ours_rate,
-            "engine": " > ".join(repr(o) for _, o in loaded),
-            "attention": ours.loaded.attention,
-            "batch_tokens": ours.batch_tokens,
-            "cpu_workers": ours.cpu_workers,
-            **_summary(runs["vecrank"], len(pairs)),
-            "latency_100": measure.percentiles_ms(latency["vecrank"]),
-        },
-        "sentence_transformers": {
-            "pairs_per_s": st_rates[sizes[0]],
-            "batch_size": sizes[0],
-            "attention": st[0].model.config._attn_implementation,
-            "pairs_per_s_by_batch_size": {str(size): rate for size, rate in st_rates.items()},
-            "best_batch_size": best,
-            **_summary(runs["st"], len(pairs)),
-            "latency_100": measure.percentiles_ms(latency["st"]),
-        },
-        "ratio": round(ours_rate / st_rates[sizes[0]], 2),
-        "ratio_vs_best_st": round(ours_rate / st_rates[best], 2),
-    }
+        st_rates.update(st_batch_size_rates(st, pair_set.pairs, sizes[1:], args.repeats, stopwatch))
+    tolerance = 1e-4 if ours.loaded.dtype_name == "float32" else 5e-2
+    result = compare_engines(runs, latency, st_rates, len(pair_set.pairs))
+    result["vecrank"].update(
+        engine=" > ".join(repr(o) for _, o in loaded),
+        attention=ours.loaded.attention,
+        batch_tokens=ours.batch_tokens,
+        cpu_workers=ours.cpu_workers,
+    )
+    result["sentence_transformers"]["attention"] = st[0].model.config._attn_implementation
     if len(stages) > 1:
         result["stages"] = [
             {"model": shape, "keep": keep, "parameters": count_parameters(o.model)[0]}
@@ -253,21 +232,122 @@ def benchmark_model(
         ]
         result["agreement"] = cascade_agreement(scores["vecrank"], scores["st"], tolerance)
         return result
-    total, non_embedding = count_parameters(ours.model)
-    lengths = np.array(ours.tokenize(pairs, args.max_length).lengths)
-    flops_per_pair = measure.model_flops(ours.model.config, non_embedding, lengths) / len(pairs)
     result.update(
-        parameters=total,
-        non_embedding_parameters=non_embedding,
-        architecture=ours.model.config.model_type,
-        agreement=measure.score_agreement(scores["vecrank"], scores["st"], pair_set, tolerance),
-        flops_per_pair=flops_per_pair,
-        achieved_tflops=round(flops_per_pair * ours_rate / 1e12, 4),
+        model_figures(ours, pair_set.pairs, args.max_length, result["vecrank"]["pairs_per_s"], device)
     )
+    result["agreement"] = measure.score_agreement(scores["vecrank"], scores["st"], pair_set, tolerance)
+    return result
+
+
+def built_model(shape: str, folder: Path, seed: int, device: torch.device) -> Path:
+    """The folder of benchmark model ``shape`` under ``folder``, built on first use."""
+    path = folder / f"{shape}-seed{seed}"
+    if not (path / "tokenizer_config.json").is_file():  # written last
+        build_model(shape, path, seed=seed, device=device)
+    return path
+
+
+def engine_calls(
+    stages: list[tuple[str, int | None]], loaded: list, candidates: int, st_batch_size: int
+) -> dict[str, Callable[[list], Any]]:
+    """One scoring call per engine: ``predict`` for one model, a cascade of them for several."""
+
+    def st_predict(engine):
+        return lambda subset: engine.predict(subset, batch_size=st_batch_size, show_progress_bar=False)
+
+    if len(stages) == 1:
+        st, ours = loaded[0]
+        return {"st": st_predict(st), "vecrank": ours.predict}
+    keeps = [keep for _, keep in stages]
+    return {
+        "st": cascade_call([st_predict(s) for s, _ in loaded], keeps, candidates),
+        "vecrank": cascade_call([o.predict for _, o in loaded], keeps, candidates),
+    }
+
+
+def time_engines(
+    engines: dict[str, Callable[[list], Any]],
+    pairs: list,
+    repeats: int,
+    stopwatch: measure.Stopwatch,
+    device: torch.device,
+) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """Warm up, then time every engine on all pairs, interleaved ``repeats`` times; (runs, last scores)."""
+    for call in engines.values():
+        call(pairs[:256])
+    runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+    scores: dict[str, Any] = {}
+    for _ in range(repeats):  # interleaved, so that both engines see the same machine state
+        for engine, call in engines.items():
+            with measure.peak_memory(device) as memory:
+                timing = stopwatch.time(lambda e=engine, c=call: scores.__setitem__(e, c(pairs)))
+            runs[engine].append({**asdict(timing), **memory})
+    return runs, scores
+
+
+def st_batch_size_rates(
+    st, pairs: list, sizes: list[int], repeats: int, stopwatch: measure.Stopwatch
+) -> dict[int, float]:
+    """sentence-transformers pairs/s at each further batch size."""
+    rates = {}
+    for size in sizes:
+        call = partial(st.predict, pairs, batch_size=size, show_progress_bar=False)
+        rates[size] = _median_rate([asdict(stopwatch.time(call)) for _ in range(repeats)], len(pairs))
+    return rates
+
+
+def query_latencies(
+    engines: dict[str, Callable[[list], Any]], pair_set: PairSet, queries: int, stopwatch: measure.Stopwatch
+) -> dict[str, list[float]]:
+    """Seconds to score one query's candidates, per engine, for the first ``queries`` queries."""
+    latency: dict[str, list[float]] = {engine: [] for engine in engines}
+    for number in range(min(queries, pair_set.queries)):
+        group = pair_set.query_group(number)
+        for engine, call in engines.items():
+            latency[engine].append(stopwatch.time(lambda c=call, g=group: c(g)).seconds)
+    return latency
+
+
+def compare_engines(runs: dict, latency: dict, st_rates: dict[int, float], pairs: int) -> dict:
+    """Each engine's rate, latency and memory, and vecrank's ratio to sentence-transformers."""
+    baseline = next(iter(st_rates))
+    best = max(st_rates, key=st_rates.get)
+    ours_rate = _median_rate(runs["vecrank"], pairs)
+    return {
+        "vecrank": {
+            "pairs_per_s": ours_rate,
+            **_summary(runs["vecrank"], pairs),
+            "latency_100": measure.percentiles_ms(latency["vecrank"]),
+        },
+        "sentence_transformers": {
+            "pairs_per_s": st_rates[baseline],
+            "batch_size": baseline,
+            "pairs_per_s_by_batch_size": {str(size): rate for size, rate in st_rates.items()},
+            "best_batch_size": best,
+            **_summary(runs["st"], pairs),
+            "latency_100": measure.percentiles_ms(latency["st"]),
+        },
+        "ratio": round(ours_rate / st_rates[baseline], 2),
+        "ratio_vs_best_st": round(ours_rate / st_rates[best], 2),
+    }
+
+
+def model_figures(ours: CrossEncoderReranker, pairs: list, max_length: int, rate: float, device) -> dict:
+    """Parameters, FLOPs per pair, achieved TFLOP/s and (on a known GPU) model FLOP utilisation."""
+    total, non_embedding = count_parameters(ours.model)
+    lengths = np.array(ours.tokenize(pairs, max_length).lengths)
+    flops_per_pair = measure.model_flops(ours.model.config, non_embedding, lengths) / len(pairs)
+    figures = {
+        "parameters": total,
+        "non_embedding_parameters": non_embedding,
+        "architecture": ours.model.config.model_type,
+        "flops_per_pair": flops_per_pair,
+        "achieved_tflops": round(flops_per_pair * rate / 1e12, 4),
+    }
     peak = measure.peak_flops(device)
     if peak:
-        result["mfu"] = round(flops_per_pair * ours_rate / peak, 4)
-    return result
+        figures["mfu"] = round(flops_per_pair * rate / peak, 4)
+    return figures
 
 
 def cascade_call(
@@ -313,10 +393,12 @@ def load_engines(folder: Path, args: argparse.Namespace, device: torch.device, d
         activation_fn=torch.nn.Identity(),
         model_kwargs=st_kwargs,
     )
+    follows_precision = device.type == "cpu" and args.dtype == "auto"
     ours = CrossEncoderReranker(
         str(folder),
         device=str(device),
-        dtype=dtype,
+        dtype=None if follows_precision else dtype,
+        precision=args.precision,
         max_length=args.max_length,
         batch_tokens=args.batch_tokens,
         attention=args.attention,
@@ -340,16 +422,6 @@ def _summary(runs: list[dict], pairs: int) -> dict:
         "peak_over_start_mb": round(max(run["peak_mb"] - run.get("start_mb", 0.0) for run in runs), 1),
         "memory_scope": runs[0]["scope"],
     }
-
-
-def write_results(path: Path, report: dict) -> None:
-    """Write ``report``, keeping other models' results from an earlier run on the same device."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        earlier = json.loads(path.read_text())
-        if earlier.get("device") == report["device"]:
-            report["models"] = {**earlier.get("models", {}), **report["models"]}
-    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 HEADER = (

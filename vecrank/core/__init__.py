@@ -1,6 +1,6 @@
 """The reranking engine: model loading, tokenisation, batching, attention. Knows nothing of databases.
 
-The model names (:mod:`.registry`) need no torch; the engine itself needs the ``engine`` extra.
+The engine needs the ``engine`` extra; model names live in :mod:`vecrank.models` and need none.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..extras import needs_extra
-from .registry import MODEL_ALIASES, resolve_model
 
 if TYPE_CHECKING:
     from .cache import get_reranker
@@ -25,4 +24,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["MODEL_ALIASES", "CrossEncoderReranker", "get_reranker", "resolve_model"]
+__all__ = ["CrossEncoderReranker", "get_reranker"]

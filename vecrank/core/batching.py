@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from itertools import chain
+from typing import TypeVar
 
 import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
+
+from .transfer import to_device
 
 
 @dataclass
@@ -84,8 +87,24 @@ def pack_batches(
     return batches
 
 
+Batch = TypeVar("Batch", bound="_DeviceBatch")
+
+
+class _DeviceBatch:
+    """Moves every tensor field of a batch dataclass to a device (pinned, non-blocking on CUDA)."""
+
+    def to(self: Batch, device: torch.device) -> Batch:
+        """This batch with all its tensors on ``device``."""
+        moved = {
+            field.name: to_device(value, device)
+            for field in fields(self)
+            if isinstance(value := getattr(self, field.name), torch.Tensor)
+        }
+        return replace(self, **moved)
+
+
 @dataclass
-class PaddedBatch:
+class PaddedBatch(_DeviceBatch):
     """A right-padded batch, ready for a standard forward pass."""
 
     input_ids: torch.Tensor
@@ -94,7 +113,7 @@ class PaddedBatch:
 
 
 @dataclass
-class PackedBatch:
+class PackedBatch(_DeviceBatch):
     """Sequences concatenated into one row, with cumulative lengths for varlen attention."""
 
     input_ids: torch.Tensor

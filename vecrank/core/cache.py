@@ -1,11 +1,11 @@
-"""One loaded model per (model, device, dtype, attention): shared by every collection naming it."""
+"""One loaded model per (model, device, dtype, precision, attention): shared by every collection naming it."""
 
 from __future__ import annotations
 
 import threading
 
+from ..models import resolve_model
 from .prompts import PromptTemplate
-from .registry import resolve_model
 from .reranker import CrossEncoderReranker
 
 _loaded: dict[tuple, CrossEncoderReranker] = {}
@@ -19,14 +19,22 @@ def get_reranker(
     dtype: str | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
+    precision: str | None = None,
     prompt_template: str | PromptTemplate | None = None,
 ) -> CrossEncoderReranker:
     """The shared :class:`CrossEncoderReranker` for ``name``, loaded on first use.
 
     A yes/no reranker is shared too: its instruction is given per call (``predict(instruction=)``).
     """
-    source = resolve_model(name).source
-    key = (source, device or "auto", dtype or "auto", attention, trust_remote_code, prompt_template)
+    key = (
+        resolve_model(name).source,
+        device or "auto",
+        dtype or "auto",
+        precision or "exact",
+        attention,
+        trust_remote_code,
+        prompt_template,
+    )
     with _lock:
         if key not in _loaded:
             _loaded[key] = CrossEncoderReranker(
@@ -35,6 +43,7 @@ def get_reranker(
                 dtype=dtype,
                 attention=attention,
                 trust_remote_code=trust_remote_code,
+                precision=precision,
                 prompt_template=prompt_template,
             )
         return _loaded[key]

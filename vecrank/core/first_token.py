@@ -81,7 +81,7 @@ def first_token_attention(
     """
     starts, lengths = cu_seqlens[:-1].long(), (cu_seqlens[1:] - cu_seqlens[:-1]).long()
     count, heads, depth = query.shape
-    segment = torch.repeat_interleave(torch.arange(count, device=key.device), lengths)
+    segment = torch.repeat_interleave(torch.arange(count, device=key.device), lengths, output_size=len(key))
     q, k, v = (t.transpose(0, 1).float() for t in (query, key, value))  # (H, ., D)
     scores = (q[:, segment] * k).sum(-1) * scaling  # (H, T)
     position = torch.arange(len(segment), device=key.device) - starts[segment]

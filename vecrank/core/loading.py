@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +12,18 @@ import torch
 from transformers import AutoConfig, AutoTokenizer
 
 from ..errors import ModelError
+from ..models import ModelSource, resolve_model
+from . import cpu
 from .alibi import alibi_kernel
 from .causal_lm import choose_template, is_causal_lm, load_yes_no
 from .checkpoint import load_jinabert, load_transformers
 from .decoder import causal_kernel
 from .first_token import first_token_only
+from .hub import how_to_get, hub_access, hub_reachable
 from .jinabert import is_jinabert, unsupported_setting
 from .modernbert import pack_layers
 from .prompts import PromptTemplate
 from .quantize import PER_TOKEN_NAME, check_int8_device, int8_mode, is_int8, quantize_int8
-from .registry import ModelSource, cached_locally, hub_reachable, resolve_model
 from .varlen import ATTENTION_NAME, PACKABLE_MODEL_TYPES, packs_by_default, varlen_kernel
 
 logger = logging.getLogger(__name__)
@@ -79,20 +82,44 @@ def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
+def resolve_dtype(
+    dtype: str | torch.dtype | None, precision: str | None, device: torch.device
+) -> str | torch.dtype | None:
+    """The dtype setting to load with: an explicit ``dtype`` wins; ``auto`` on CPU follows ``precision``.
+
+    ``precision="exact"`` (the default) is fp32 on CPU; ``"fast"`` is the fastest tier of this
+    CPU whose ranking agrees with fp32 (see cpu.py). On other devices ``auto`` stays as it is.
+    """
+    try:
+        cpu_dtype = cpu.precision_dtype(precision or "exact", cpu.detect())
+    except ValueError as error:
+        raise ModelError(str(error)) from error
+    if dtype in (None, "auto") and device.type == "cpu":
+        return cpu_dtype
+    return dtype
+
+
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 on CUDA and fp32 elsewhere; ``int8`` is fp32 around int8 linear layers (CPU only)."""
+    """``auto`` is bf16 on CUDA and fp32 elsewhere; ``int8`` is fp32 around int8 linear layers (CPU only).
+
+    bf16 on a CPU without native bf16 loads, with a warning that says why it is slow there.
+    """
     if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype in (None, "auto"):
+        chosen = dtype
+    elif dtype in (None, "auto"):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if is_int8(dtype):
+    elif is_int8(dtype):
         check_int8_device(device)
         return torch.float32
-    if dtype not in DTYPES:
+    elif dtype not in DTYPES:
         raise ModelError(
             f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}, int8, {PER_TOKEN_NAME}"
         )
-    return DTYPES[dtype]
+    else:
+        chosen = DTYPES[dtype]
+    if chosen == torch.bfloat16 and device.type == "cpu" and (reason := cpu.bf16_warning(cpu.detect())):
+        warnings.warn(reason, RuntimeWarning, stacklevel=3)
+    return chosen
 
 
 def model_folder(source: ModelSource) -> str:
@@ -121,32 +148,8 @@ def _not_found(source: ModelSource, error: BaseException) -> ModelError:
     if not source.is_local:
         message += f"; no local folder named {source.name!r} exists"
         if _hub_unreachable(error):
-            message += f"; {_how_to_get(source)}"
+            message += f"; {how_to_get(source)}"
     return ModelError(f"{message} ({type(error).__name__}: {error})")
-
-
-def _how_to_get(source: ModelSource) -> str:
-    return (
-        f"to use it offline, run `vecrank download {source.alias or source.source}` where there is network "
-        "(and copy the Hugging Face cache, ~/.cache/huggingface, to this machine), or pass a local folder"
-    )
-
-
-def hub_access(source: ModelSource) -> bool:
-    """Whether to load from the local cache only: the hub is unreachable and the model is cached.
-
-    A model that is neither cached nor reachable is a :class:`ModelError` at once, not after
-    the hub client's retries.
-    """
-    if source.is_local or hub_reachable():
-        return False
-    if cached_locally(source.source):
-        return True
-    name = repr(source.name) if source.alias is None else f"{source.name!r} ({source.source})"
-    raise ModelError(
-        f"model {name} is not on this machine and the Hugging Face hub cannot be reached; "
-        + _how_to_get(source)
-    )
 
 
 def load_model(
@@ -157,22 +160,28 @@ def load_model(
     max_length: int | None = None,
     attention: str = "auto",
     trust_remote_code: bool = False,
+    precision: str | None = None,
     prompt_template: str | PromptTemplate | None = None,
 ) -> LoadedModel:
     """Load tokenizer and model for ``name`` (alias, folder or hub id) on the chosen device.
 
     ``attention``: ``auto`` packs sequences with varlen attention where the architecture
-    allows, on CPU and on CUDA with a varlen kernel (padded SDPA elsewhere); ``varlen``
-    forces packing (any device); ``sdpa``/``eager`` run padded. JinaBERT runs in vecrank's
-    own module (:mod:`.jinabert`); ``trust_remote_code`` runs a checkpoint's hub code instead
-    where that module does not implement its config. A causal language model is loaded as a
-    yes/no reranker, prompted by ``prompt_template`` or its family's template.
+    allows, on CPU and on CUDA with a varlen kernel that takes the dtype (fp16, bf16; padded
+    SDPA elsewhere); ``varlen`` forces packing (any device and dtype: the SDPA loop where no
+    kernel takes it); ``sdpa``/``eager`` run padded. JinaBERT runs in vecrank's own module
+    (:mod:`.jinabert`); ``trust_remote_code`` runs a checkpoint's hub code instead where that
+    module does not implement its config. ``precision`` (``exact`` or ``fast``) chooses the CPU
+    tier where ``dtype`` is ``auto`` (see :func:`resolve_dtype`).
+    A causal language model is loaded as a yes/no reranker, prompted by ``prompt_template`` or
+    its family's template.
     """
     source = resolve_model(name)
     folder = model_folder(source)
     torch_device = pick_device(device)
+    dtype = resolve_dtype(dtype, precision, torch_device)
     torch_dtype = pick_dtype(dtype, torch_device)
     local_only = hub_access(source)
+    logger.info("loading %s on %s", source.source, torch_device)  # "loaded" follows: the wait between
     config, tokenizer = _config_and_tokenizer(source, folder, trust_remote_code, local_only)
     if is_causal_lm(config):
         return _load_yes_no(
@@ -264,7 +273,7 @@ def _packs(attention: str, config, native: bool, device: torch.device, dtype: to
         return attention == "varlen"
     if native:
         return device.type == "cpu" or alibi_kernel(device, dtype) == "flash-attn"
-    return packable and packs_by_default(device)
+    return packable and packs_by_default(device, dtype)
 
 
 def _prepare(model: torch.nn.Module, dtype: str | torch.dtype | None, use_varlen: bool) -> str | None:
@@ -284,7 +293,7 @@ def _attention_label(
 ) -> str:
     """``varlen:<kernel>`` when packed, else the padded attention implementation."""
     if use_varlen:
-        return f"varlen:{alibi_kernel(device, dtype) if native else varlen_kernel(device)}"
+        return f"varlen:{alibi_kernel(device, dtype) if native else varlen_kernel(device, dtype)}"
     return "sdpa" if native else model.config._attn_implementation
 
 

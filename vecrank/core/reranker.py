@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,9 +16,11 @@ from tqdm.auto import tqdm
 
 from ..pairs import Pair, distinct
 from .batching import EncodedPairs, encode_pairs, pack_batch, pack_batches, pad_batch
+from .head import float32_head
 from .loading import LoadedModel, load_model
 from .prompts import PromptTemplate
 from .tokenizer_pool import TokenizerPool
+from .transfer import HostCopy
 from .varlen import packed_logits, position_offset
 from .workers import BatchWorkers
 from .yes_no import PromptedPairs, YesNoRunner, check_instruction
@@ -31,6 +34,13 @@ GPU_BATCH_TOKENS = 16384
 CPU_BATCH_TOKENS = 4096
 # Padded batches hold L x L attention scores: past this length the budget shrinks with L.
 PADDED_ATTENTION_SPAN = 512
+# How the allocators word an allocation that failed, where it is not a torch.OutOfMemoryError:
+# cuBLAS and other CUDA libraries allocating outside torch's caching allocator, and the CPU.
+OUT_OF_MEMORY_MESSAGES = (
+    "CUDA error: out of memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "DefaultCPUAllocator: can't allocate",
+)
 
 
 class CrossEncoderReranker:
@@ -42,7 +52,9 @@ class CrossEncoderReranker:
 
     ``dtype="int8"`` (CPU only) runs every linear layer with dynamic int8 matrix products;
     ``dtype="int8-per-token"`` gives each token's activations their own range (closer to
-    float32, slower).
+    float32, slower). ``dtype="bfloat16"`` runs every layer in bf16 (fast on CPUs with AMX or
+    AVX-512 BF16; elsewhere it warns). With no ``dtype``, ``precision="fast"`` picks the fastest
+    CPU tier whose ranking agrees with fp32, ``"exact"`` (the default) fp32 (see core/cpu.py).
     ``batch_tokens`` caps each batch (default 16384 tokens on CUDA, 4096 on CPU). On CPU,
     ``cpu_workers`` batches (default: torch's thread count) run side by side, one intra-op
     thread each.
@@ -65,6 +77,7 @@ class CrossEncoderReranker:
         attention: str = "auto",
         trust_remote_code: bool = False,
         cpu_workers: int | None = None,
+        precision: str | None = None,
         instruction: str | None = None,
         prompt_template: str | PromptTemplate | None = None,
         prefix_reuse: bool = True,
@@ -77,6 +90,7 @@ class CrossEncoderReranker:
             attention=attention,
             trust_remote_code=trust_remote_code,
             prompt_template=prompt_template,
+            precision=precision,
         )
         check_instruction(self.loaded, instruction)
         self.name = name
@@ -98,6 +112,7 @@ class CrossEncoderReranker:
         # Tokenise the next chunk on a worker thread while this one runs (CUDA: the CPU is free).
         self._overlap_tokenization = self.device.type == "cuda"
         self._position_offset = position_offset(self.model)
+        float32_head(self.model)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -170,6 +185,8 @@ class CrossEncoderReranker:
             self._lock,
             tqdm(total=len(pairs), desc="Reranking", unit="pair", disable=not show_progress_bar) as progress,
         ):
+            # Each batch's logits are read once the next batch is queued: the GPU never waits for the CPU.
+            pending: tuple[list[int], HostCopy] | None = None
             for start, encoded in self._encoded_chunks(pairs, max_length, instruction):
                 batches = (
                     self._yes_no.batches(encoded, budget, self.max_batch_size)
@@ -178,8 +195,12 @@ class CrossEncoderReranker:
                 )
                 run = partial(self._run_batch, encoded)
                 for indices, logits in zip(batches, self._workers.map(run, batches)):
-                    scores[[start + i for i in indices]] = logits
-                    progress.update(len(indices))
+                    copy = HostCopy(logits)
+                    if pending is not None:
+                        _store(scores, *pending, progress)
+                    pending = ([start + i for i in indices], copy)
+            if pending is not None:
+                _store(scores, *pending, progress)
         scores = scores[positions]
         return scores[:, 0] if self.num_labels == 1 else scores
 
@@ -228,47 +249,50 @@ class CrossEncoderReranker:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecrank-tokenize") as pool:
             yield from zip(starts, pool.map(self.tokenize, chunks, lengths, instructions))
 
-    def _run_batch(self, encoded: EncodedPairs, indices: list[int]) -> np.ndarray:
-        """Logits for one batch; out of memory (GPU or CPU), split the batch in two and retry."""
+    def _run_batch(self, encoded: EncodedPairs, indices: list[int]) -> torch.Tensor:
+        """Float32 logits of one batch, on the device; out of memory, split the batch in two and retry."""
         try:
             return self._forward(encoded, indices)
         except RuntimeError as error:
             if len(indices) == 1 or not _out_of_memory(error):
                 raise
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            half = len(indices) // 2
-            logger.warning("out of %s memory on %d pairs; retrying in halves", self.device.type, len(indices))
-            return np.concatenate(
-                [self._run_batch(encoded, indices[:half]), self._run_batch(encoded, indices[half:])]
-            )
+        # Past the except block the failed pass's traceback, and the tensors its frames hold, are gone.
+        self._release_memory()
+        logger.warning("out of %s memory on %d pairs; retrying in halves", self.device.type, len(indices))
+        half = len(indices) // 2
+        return torch.cat([self._run_batch(encoded, indices[:half]), self._run_batch(encoded, indices[half:])])
 
-    def _forward(self, encoded: EncodedPairs | PromptedPairs, indices: list[int]) -> np.ndarray:
+    def _release_memory(self) -> None:
+        """Free what a failed pass left: cycles first, then the CUDA allocator's cached blocks."""
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _forward(self, encoded: EncodedPairs | PromptedPairs, indices: list[int]) -> torch.Tensor:
         if self._yes_no:
             return self._yes_no.forward(encoded, indices)
-        pin = self.device.type == "cuda"
         if self._packed:
-            batch = pack_batch(encoded, indices, self._position_offset)
-            if pin:
-                batch.input_ids = batch.input_ids.pin_memory()
-                batch.position_ids = batch.position_ids.pin_memory()
+            batch = pack_batch(encoded, indices, self._position_offset).to(self.device)
             logits = packed_logits(self.model, batch)
         else:
-            batch = pad_batch(encoded, indices, self.tokenizer.pad_token_id or 0)
-            inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-            if batch.token_type_ids is not None:
-                inputs["token_type_ids"] = batch.token_type_ids
-            inputs = {
-                key: (value.pin_memory() if pin else value).to(self.device, non_blocking=pin)
-                for key, value in inputs.items()
-            }
+            padded = pad_batch(encoded, indices, self.tokenizer.pad_token_id or 0).to(self.device)
+            inputs = {"input_ids": padded.input_ids, "attention_mask": padded.attention_mask}
+            if padded.token_type_ids is not None:
+                inputs["token_type_ids"] = padded.token_type_ids
             logits = self.model(**inputs).logits
-        return logits.float().cpu().numpy()
+        return logits.float()
+
+
+def _store(scores: np.ndarray, positions: list[int], copy: HostCopy, progress: tqdm) -> None:
+    scores[positions] = copy.numpy()
+    progress.update(len(positions))
 
 
 def _out_of_memory(error: RuntimeError) -> bool:
-    """A GPU out-of-memory error, or a CPU allocation that failed."""
-    return isinstance(error, torch.OutOfMemoryError) or "DefaultCPUAllocator: can't allocate" in str(error)
+    """A GPU out-of-memory error (torch's, or a CUDA library's), or a CPU allocation that failed."""
+    return isinstance(error, torch.OutOfMemoryError) or any(
+        message in str(error) for message in OUT_OF_MEMORY_MESSAGES
+    )
 
 
 def _check_pairs(pairs: Sequence[Pair]) -> list[Pair]:

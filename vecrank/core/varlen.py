@@ -26,6 +26,8 @@ FIRST_TOKEN_ONLY = "_vecrank_first_token_only"
 
 # model_type -> how to run the encoder and pool the packed output into logits
 PACKABLE_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "modernbert"})
+# The only dtypes flash-attn 2 and torch's varlen_attn take.
+CUDA_KERNEL_DTYPES = frozenset({torch.float16, torch.bfloat16})
 
 
 @functools.cache
@@ -48,22 +50,26 @@ def torch_varlen_available() -> bool:
     return "window_size" in inspect.signature(varlen_attn).parameters
 
 
-def varlen_kernel(device: torch.device) -> str:
-    """Name of the varlen kernel that runs on ``device``: flash-attn, torch-varlen or sdpa-loop."""
-    if device.type == "cuda" and flash_attn_available():
-        return "flash-attn"
-    if device.type == "cuda" and torch_varlen_available():
-        return "torch-varlen"
+def varlen_kernel(device: torch.device, dtype: torch.dtype) -> str:
+    """Name of the varlen kernel for ``dtype`` on ``device``: flash-attn, torch-varlen or sdpa-loop.
+
+    Both CUDA kernels take fp16 and bf16 only; anything else runs the SDPA loop.
+    """
+    if device.type == "cuda" and dtype in CUDA_KERNEL_DTYPES:
+        if flash_attn_available():
+            return "flash-attn"
+        if torch_varlen_available():
+            return "torch-varlen"
     return "sdpa-loop"
 
 
-def packs_by_default(device: torch.device) -> bool:
-    """Whether ``attention="auto"`` packs on ``device``: on CPU, and on CUDA with a varlen kernel.
+def packs_by_default(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether ``attention="auto"`` packs: on CPU, and on CUDA where a varlen kernel takes ``dtype``.
 
     On CUDA the SDPA loop would launch kernels for every sequence of every layer; padded
-    batches are used instead.
+    batches are used instead (fp32 on CUDA runs padded).
     """
-    return device.type == "cpu" or (device.type == "cuda" and varlen_kernel(device) != "sdpa-loop")
+    return device.type == "cpu" or (device.type == "cuda" and varlen_kernel(device, dtype) != "sdpa-loop")
 
 
 def _window(sliding_window: int | None) -> tuple[int, int]:
@@ -172,7 +178,7 @@ def varlen_attention(q, k, v, cu_seqlens, max_seqlen: int, scaling: float | None
 
     ``sliding_window`` follows transformers: half-width + 1, or None for global attention.
     """
-    kernel = _kernel_call(varlen_kernel(q.device))
+    kernel = _kernel_call(varlen_kernel(q.device, q.dtype))
     return kernel(q, k, v, cu_seqlens, max_seqlen, scaling, _window(sliding_window))
 
 
@@ -201,11 +207,6 @@ def varlen_attention_forward(
 AttentionInterface.register(ATTENTION_NAME, varlen_attention_forward)
 
 
-def can_pack(model: PreTrainedModel) -> bool:
-    """Whether the packed forward knows this model's encoder and classification head."""
-    return model.config.model_type in PACKABLE_MODEL_TYPES and model.config.num_labels >= 1
-
-
 def position_offset(model: PreTrainedModel) -> int:
     """First position id: RoBERTa-family embeddings count from ``padding_idx + 1``."""
     if model.config.model_type in ("xlm-roberta", "roberta"):
@@ -214,33 +215,35 @@ def position_offset(model: PreTrainedModel) -> int:
 
 
 def _segment_mean(hidden: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
+    """Mean of each packed sequence's rows, summed in float32 (CUDA's bf16 atomics round every add)."""
     lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
-    segment = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
-    sums = torch.zeros(len(lengths), hidden.shape[-1], dtype=hidden.dtype, device=hidden.device)
-    sums.index_add_(0, segment, hidden)
-    return sums / lengths.unsqueeze(1).to(hidden.dtype)
+    segment = torch.repeat_interleave(
+        torch.arange(len(lengths), device=hidden.device), lengths, output_size=len(hidden)
+    )
+    sums = torch.zeros(len(lengths), hidden.shape[-1], dtype=torch.float32, device=hidden.device)
+    sums.index_add_(0, segment, hidden.float())
+    return sums / lengths.unsqueeze(1)
 
 
 def packed_logits(model: PreTrainedModel, batch: PackedBatch) -> torch.Tensor:
-    """Run a sequence-classification model on a packed batch; returns (N, num_labels) logits.
+    """Run a sequence-classification model on a packed batch already on its device; (N, labels) logits.
 
     A model of vecrank's own (JinaBERT) runs packed batches itself, through its ``packed_logits``.
     """
     if hasattr(model, "packed_logits"):
         return model.packed_logits(batch)
     config = model.config
-    device = model.device
-    cu_seqlens = batch.cu_seqlens.to(device, non_blocking=True)
+    cu_seqlens = batch.cu_seqlens
     inputs = {
-        "input_ids": batch.input_ids.to(device, non_blocking=True),
-        "position_ids": batch.position_ids.to(device, non_blocking=True),
+        "input_ids": batch.input_ids,
+        "position_ids": batch.position_ids,
         "cu_seq_lens_q": cu_seqlens,
         "cu_seq_lens_k": cu_seqlens,
         "max_length_q": batch.max_seqlen,
         "max_length_k": batch.max_seqlen,
     }
     if batch.token_type_ids is not None and config.model_type == "bert":
-        inputs["token_type_ids"] = batch.token_type_ids.to(device, non_blocking=True)
+        inputs["token_type_ids"] = batch.token_type_ids
     hidden = model.base_model(**inputs).last_hidden_state[0]  # (T, hidden), or (N, hidden): first tokens
     first_tokens = hidden if getattr(model, FIRST_TOKEN_ONLY, False) else hidden[cu_seqlens[:-1].long()]
     if config.model_type == "modernbert":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+import torch
 
 from ..errors import ConfigError
 from ..pairs import Pair
@@ -102,8 +102,8 @@ class YesNoRunner:
             batches.append(current)
         return batches
 
-    def forward(self, prompted: PromptedPairs, indices: list[int]) -> np.ndarray:
-        """(n, 1) scores, ``logit(yes) - logit(no)``, of the pairs at ``indices``."""
+    def forward(self, prompted: PromptedPairs, indices: list[int]) -> torch.Tensor:
+        """(n, 1) float32 scores, ``logit(yes) - logit(no)``, of the pairs at ``indices`` (on the device)."""
         used = sorted({prompted.head_of[i] for i in indices if prompted.head_of[i] >= 0})
         local = {head: number for number, head in enumerate(used)}
         segments = [
@@ -112,4 +112,4 @@ class YesNoRunner:
         ]
         batch = build_batch([prompted.heads[h] for h in used], segments)
         logits = answer_logits(self.loaded.model, self.loaded.answer_rows, batch)
-        return (logits[:, 0] - logits[:, 1]).float().unsqueeze(1).cpu().numpy()
+        return (logits[:, 0] - logits[:, 1]).unsqueeze(1)

@@ -20,9 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from ..adapters.pipeline import RerankPipeline, RerankRequest
-from ..candidate import Candidate
-from ..config import VecrankConfig, load_config
+from ..adapters.pipeline import QueryCandidates, RerankPipeline
+from ..candidate import Candidate, to_candidates
+from ..config import VecrankConfig
+from ..config_loading import load_config
 from ..errors import ConfigError
 
 ConfigSource = str | os.PathLike | Mapping | VecrankConfig | RerankPipeline | None
@@ -229,23 +230,19 @@ def _with_settings(config: VecrankConfig, settings: Mapping[str, Any]) -> Vecran
 
 def _request(
     pipeline: RerankPipeline, collection: str, query: str, hits: Sequence[Hit]
-) -> RerankRequest | None:
+) -> QueryCandidates | None:
     """The pipeline request, or None where the hits pass through (disabled, no query, no hits)."""
     query = pipeline.query_text(query, "query")
     if not hits or not pipeline.should_rerank(collection, [query]):
         return None
     text_field = pipeline.settings(collection).text_field
-    candidates = [
-        Candidate(
-            id=hit.id,
-            payload=_payload(hit, text_field),
-            vector_score=hit.vector_score,
-            position=position,
-            hit=hit,
-        )
-        for position, hit in enumerate(hits)
-    ]
-    return RerankRequest(query, candidates)
+    candidates = to_candidates(
+        hits,
+        id_of=lambda hit: hit.id,
+        payload_of=lambda hit: _payload(hit, text_field),
+        vector_score_of=lambda hit: hit.vector_score,
+    )
+    return QueryCandidates(query, candidates)
 
 
 def _payload(hit: Hit, text_field: str) -> dict[str, Any]:

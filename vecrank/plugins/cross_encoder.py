@@ -1,12 +1,13 @@
-"""Built-in plugin: the cross-encoder engine, its seed aliases, and the default ``vecrank_rerank``."""
+"""Built-in plugin: the cross-encoder engine under each seed alias (and its hub id)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from ..config import CollectionConfig
-from ..core.registry import MODEL_ALIASES
 from ..hookspecs import hookimpl
+from ..models import MODEL_ALIASES
+from ..pairs import Pair
 
 
 class CrossEncoderScorer:
@@ -24,12 +25,13 @@ class CrossEncoderScorer:
             config.model,
             device=config.device,
             dtype=config.dtype,
+            precision=config.precision,
             trust_remote_code=config.trust_remote_code,
             prompt_template=config.prompt_template,
         )
         check_instruction(self.reranker.loaded, config.instruction)
 
-    def predict(self, pairs: Sequence[tuple[str, str]]) -> Sequence[float]:
+    def predict(self, pairs: Sequence[Pair]) -> Sequence[float]:
         return self.reranker.predict(
             pairs,
             batch_tokens=self.config.batch_tokens,
@@ -42,10 +44,3 @@ class CrossEncoderScorer:
 def vecrank_register_rerankers(register):
     for alias, hub_id in MODEL_ALIASES.items():
         register(alias, CrossEncoderScorer, aliases=(hub_id,))
-
-
-@hookimpl(trylast=True)
-def vecrank_rerank(collection, pairs, config):
-    from .manager import score_pairs
-
-    return score_pairs(config, pairs)

@@ -24,12 +24,14 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..config import CollectionConfig, RemoteConfig, is_remote_model
+from ..config import CollectionConfig, RemoteConfig
 from ..errors import ConfigError, RerankError
 from ..hookspecs import hookimpl
+from ..models import is_remote_model
 
 PATHS = {"vecrank": "/rerank", "tei": "/rerank", "cohere": "/v2/rerank", "jina": "/v1/rerank"}
 API_KEY_ENVS = {
@@ -82,6 +84,13 @@ def close_clients() -> None:
         _sync_clients.clear()
     for client in clients:
         client.close()
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Wait ``seconds``, then send the request again."""
+
+    seconds: float
 
 
 class RemoteScorer:
@@ -161,33 +170,39 @@ class RemoteScorer:
         client = sync_client(self.url)
         for attempt in itertools.count():
             try:
-                response = client.post(self.url, json=body, headers=self.headers, timeout=self.remote.timeout)
-            except Exception as error:
-                delay = self._retry_delay(attempt, error=error)
-                if delay is None:
-                    raise self._failure(error) from error
-            else:
-                delay = self._retry_delay(attempt, response=response)
-                if delay is None:
-                    return self._json(response)
-            time.sleep(delay)
+                response, error = client.post(self.url, json=body, **self._options), None
+            except Exception as failure:
+                response, error = None, failure
+            step = self._after(attempt, response, error)
+            if not isinstance(step, Retry):
+                return step
+            time.sleep(step.seconds)
 
     async def _apost(self, body: dict[str, Any]) -> Any:
         client = async_client(self.url)
         for attempt in itertools.count():
             try:
-                response = await client.post(
-                    self.url, json=body, headers=self.headers, timeout=self.remote.timeout
-                )
-            except Exception as error:
-                delay = self._retry_delay(attempt, error=error)
-                if delay is None:
-                    raise self._failure(error) from error
-            else:
-                delay = self._retry_delay(attempt, response=response)
-                if delay is None:
-                    return self._json(response)
-            await asyncio.sleep(delay)
+                response, error = await client.post(self.url, json=body, **self._options), None
+            except Exception as failure:
+                response, error = None, failure
+            step = self._after(attempt, response, error)
+            if not isinstance(step, Retry):
+                return step
+            await asyncio.sleep(step.seconds)
+
+    @property
+    def _options(self) -> dict[str, Any]:
+        """The keywords of every POST: the API key's header and the timeout."""
+        return {"headers": self.headers, "timeout": self.remote.timeout}
+
+    def _after(self, attempt: int, response: Any, error: BaseException | None) -> Any:
+        """What an attempt leads to, with no I/O: the answer's JSON, a :class:`Retry`, or a RerankError."""
+        delay = self._retry_delay(attempt, response=response, error=error)
+        if delay is not None:
+            return Retry(delay)
+        if error is not None:
+            raise self._failure(error) from error
+        return self._json(response)
 
     def _retry_delay(
         self, attempt: int, response: Any = None, error: BaseException | None = None

@@ -7,9 +7,11 @@ import os
 
 from pydantic import ValidationError
 
-from ..config import RayConfig, RayDeployment, is_remote_model, load_config
-from ..core.registry import resolve_model
+from ..config import RayConfig, RayDeployment
+from ..config_loading import load_config
 from ..errors import ConfigError, ModelError
+from ..models import MODEL_ALIASES, is_remote_model, resolve_model
+from ..plugins import get_reranker_registry
 from .settings import ServerSettings
 
 API_KEY_ENV = "VECRANK_API_KEY"
@@ -69,6 +71,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="cuda, cpu, mps (default: the best available)")
     parser.add_argument("--dtype", help="float32, bfloat16, float16 (default: bf16 on CUDA, fp32 else)")
+    parser.add_argument(
+        "--precision", choices=["exact", "fast"], help="CPU tier when --dtype is not given (default: exact)"
+    )
     for name, (kind, text) in _LIMITS.items():
         default = ServerSettings.model_fields[name].default
         shown = _UNSET_DEFAULTS.get(name, "the engine's for the device") if default is None else default
@@ -113,10 +118,10 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         weaviate_without_key=args.weaviate_without_key,
         log_level=args.log_level,
     )
-    values.update({key: getattr(args, key) for key in ("device", "dtype") if getattr(args, key)})
+    values.update({key: getattr(args, key) for key in ("device", "dtype", "precision") if getattr(args, key)})
     models = parse_models(args.model)
     if args.address and not args.ray:
-        raise ConfigError("serve: --address joins a Ray cluster and needs --ray")
+        raise ConfigError("--address joins a Ray cluster and needs --ray")
     try:
         if models and not args.config:
             settings = ServerSettings(models=models, ray=_ray_from_args(args, RayConfig()), **values)
@@ -129,20 +134,26 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "settings"
-        raise ConfigError(f"serve: {field}: {problem['msg']}") from None
+        raise ConfigError(f"{field}: {problem['msg']}") from None
     check_servable(settings)
     return settings
 
 
 def check_servable(settings: ServerSettings) -> None:
     """A ConfigError, before the port is bound, for a model name the server cannot load."""
+    registered = get_reranker_registry().plugin_names()
     for alias, model in settings.models.items():
         if is_remote_model(model):
             continue
+        if model.strip().lower() in registered and model.strip().lower() not in MODEL_ALIASES:
+            raise ConfigError(
+                f"model {alias!r}: {model!r} is a reranker of plugin {registered[model.strip().lower()]!r}; "
+                "vecrank serve serves cross-encoders: an alias (vecrank models), a local folder or a hub id"
+            )
         try:
-            resolve_model(model)
+            resolve_model(model, registered)
         except ModelError as error:
-            raise ConfigError(f"serve: model {alias!r}: {error}") from None
+            raise ConfigError(f"model {alias!r}: {error}") from None
 
 
 def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:
@@ -158,10 +169,14 @@ def _ray_from_args(args: argparse.Namespace, ray: RayConfig) -> RayConfig:
 def run_serve(args: argparse.Namespace) -> int:
     """Run ``vecrank serve`` with parsed arguments until interrupted; returns the exit status."""
     settings = settings_from_args(args)
+    from ..plugins import check_model_available
+
+    for model in dict.fromkeys(settings.models.values()):
+        check_model_available(model)  # in seconds, before a port is bound or a Ray started
     if args.ray:
         from .ray import serve_on_ray
 
-        serve_on_ray(settings, address=args.address)
+        serve_on_ray(settings, address=args.address, verbose=getattr(args, "verbose", False))
         return 0
     from .runner import serve
 

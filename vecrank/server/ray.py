@@ -33,6 +33,7 @@ from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 
 from ..config import RayDeployment
 from ..core.tokenizer_pool import TokenizerPool
+from ..errors import ModelError, VecrankError
 from .app import create_app
 from .errors import ApiError, Overloaded, Unavailable
 from .logs import configure_logging
@@ -85,7 +86,8 @@ class ModelReplica:
             raise RuntimeError("the micro-batcher of this replica is not running")
 
     async def __del__(self) -> None:
-        await self.service.stop()
+        if hasattr(self, "service"):  # not when the model failed to load
+            await self.service.stop()
 
 
 class RayMetrics(Metrics):
@@ -220,7 +222,11 @@ def build_app(settings: ServerSettings, replica: type[ModelReplica] = ModelRepli
     models: dict[str, Any] = {}
     for index, model in enumerate(dict.fromkeys(settings.models.values())):
         options = deployment_options(settings.ray.for_model(model))
-        deployment = serve.deployment(replica).options(name=deployment_name(index, model), **options)
+        # A model that cannot load fails alike on every try: one try per replica, then the deploy fails.
+        tries = max(1, options.get("num_replicas") or options["autoscaling_config"]["min_replicas"])
+        deployment = serve.deployment(replica).options(
+            name=deployment_name(index, model), max_constructor_retry_count=tries, **options
+        )
         models[model] = deployment.bind(settings, model)
     ingress = serve.deployment(serve.ingress()(Ingress)).options(
         name=INGRESS_NAME,
@@ -232,12 +238,18 @@ def build_app(settings: ServerSettings, replica: type[ModelReplica] = ModelRepli
 
 
 def start(
-    settings: ServerSettings, address: str | None = None, replica: type[ModelReplica] = ModelReplica
+    settings: ServerSettings,
+    address: str | None = None,
+    replica: type[ModelReplica] = ModelReplica,
+    log_to_driver: bool = True,
 ) -> str:
-    """Join the Ray cluster at ``address`` (a local one is started if none), deploy, return the URL."""
+    """Join the Ray cluster at ``address`` (a local one is started if none), deploy, return the URL.
+
+    ``log_to_driver``: print the replicas' and Serve's own logs here too (they are always in Ray's log files).
+    """
     if not ray.is_initialized():
         local = not address and not os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, **_LOCAL_RAY if local else {})
+        ray.init(address=address, log_to_driver=log_to_driver, **_LOCAL_RAY if local else {})
     port = settings.port or _free_port(settings.host)
     serve.start(http_options={"host": settings.host, "port": port})
     serve.run(build_app(settings, replica), name=APP_NAME, route_prefix="/")
@@ -259,12 +271,19 @@ def running_ray_server(
         serve.shutdown()
 
 
-def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
-    """Serve on Ray until SIGINT or SIGTERM, then shut Serve down (and the local Ray it started)."""
+def serve_on_ray(settings: ServerSettings, address: str | None = None, verbose: bool = False) -> None:
+    """Serve on Ray until SIGINT or SIGTERM, then shut Serve down (and the local Ray it started).
+
+    A model that fails to load is a one-line :class:`ModelError`; ``verbose`` streams Ray's own logs
+    (the replicas' tracebacks among them) here as well.
+    """
     configure_logging(settings.log_level)
     started_ray = not ray.is_initialized()
     try:
-        url = start(settings, address)
+        try:
+            url = start(settings, address, log_to_driver=verbose)
+        except RuntimeError as error:
+            raise _deploy_error(error) from error
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own
         logger.info("ready", extra={"fields": {"url": url, "models": settings.aliases}})
         while True:
@@ -275,6 +294,17 @@ def serve_on_ray(settings: ServerSettings, address: str | None = None) -> None:
         serve.shutdown()
         if started_ray:
             ray.shutdown()
+
+
+def _deploy_error(error: RuntimeError) -> VecrankError:
+    """A failed deploy as the one-line error plain ``vecrank serve`` gives (a replica's ModelError)."""
+    application = serve.status().applications.get(APP_NAME)
+    messages = [deployment.message for deployment in application.deployments.values()] if application else []
+    found = re.search(r"ModelError: (.+)", "\n".join([str(error), *messages]))
+    if found:
+        return ModelError(found.group(1).strip())
+    first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return VecrankError(f"Ray Serve could not deploy the models: {first} (--verbose shows Ray's logs)")
 
 
 def _free_port(host: str) -> int:

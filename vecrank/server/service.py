@@ -60,6 +60,7 @@ class RerankService:
                     name,
                     device=settings.device,
                     dtype=settings.dtype,
+                    precision=settings.precision,
                     attention=settings.attention,
                     trust_remote_code=settings.trust_remote_code,
                 )

@@ -36,6 +36,7 @@ class ServerSettings(BaseModel):
     models: dict[str, str] = Field(min_length=1, description="alias -> model alias, folder or hub id")
     device: str | None = None
     dtype: str | None = None
+    precision: Literal["exact", "fast"] = "exact"
     attention: str = "auto"
     trust_remote_code: bool = False
     api_key: SecretStr | None = Field(None, description="required as 'Authorization: Bearer <key>'")
@@ -128,6 +129,7 @@ class ServerSettings(BaseModel):
             "models": models_from_config(config),
             "device": defaults.device,
             "dtype": defaults.dtype,
+            "precision": defaults.precision,
             "trust_remote_code": defaults.trust_remote_code,
             "batch_tokens": defaults.batch_tokens,
             "ray": config.ray,

@@ -51,7 +51,7 @@ class SearchError(Exception):
 
 
 @dataclass
-class Hit:
+class ScoredObject:
     """One ranked object with the distance and/or score that ranked it."""
 
     obj: StoredObject
@@ -89,7 +89,7 @@ def search(
     collection: StoredCollection,
     embed: Embed,
     default_limit: int,
-) -> list[Hit]:
+) -> list[ScoredObject]:
     """Filter, rank, page (offset/limit) and autocut the collection for ``request``.
 
     A ``group_by`` request gets every ranked hit, unpaged, for :func:`group`.
@@ -111,7 +111,7 @@ def _rank(
     collection: StoredCollection,
     candidates: list[StoredObject],
     embed: Embed,
-) -> list[Hit]:
+) -> list[ScoredObject]:
     """Order the candidates by the request's search operator."""
     if request.HasField("near_vector"):
         nv = request.near_vector
@@ -134,13 +134,13 @@ def _rank(
         return _sorted_hits(candidates, scores)
     if request.HasField("hybrid_search"):
         return _hybrid(request.hybrid_search, collection, candidates, embed)
-    return [Hit(obj) for obj in candidates]
+    return [ScoredObject(obj) for obj in candidates]
 
 
-def group(hits: list[Hit], group_by: search_get_pb2.GroupBy) -> list[tuple[str, list[Hit]]]:
+def group(hits: list[ScoredObject], group_by: search_get_pb2.GroupBy) -> list[tuple[str, list[ScoredObject]]]:
     """Weaviate's ``group_by`` over ranked hits: groups named by the property's value, in the order of
     their best hit, ``number_of_groups`` of them, each with its best ``objects_per_group`` hits."""
-    groups: dict[str, list[Hit]] = {}
+    groups: dict[str, list[ScoredObject]] = {}
     prop = group_by.path[0]
     for hit in hits:
         if prop not in hit.obj.properties:
@@ -221,7 +221,7 @@ def _vector_hits(
     candidates: list[StoredObject],
     queries: dict[str | None, list[float]],
     target_message: Any,
-) -> list[Hit]:
+) -> list[ScoredObject]:
     """Rank by cosine distance to the query vector(s) in the message's targets, nearest first."""
     names, targets = _targets(collection, target_message)
     missing = [n for n in names if n not in queries and None not in queries]
@@ -234,11 +234,11 @@ def _vector_hits(
                 _cosine_distance(queries.get(name, queries.get(None, [])), obj.vectors[name])
                 for name in names
             ]
-            hits.append(Hit(obj, distance=_combine(distances, names, targets)))
+            hits.append(ScoredObject(obj, distance=_combine(distances, names, targets)))
     return sorted(hits, key=lambda h: h.distance)
 
 
-def _within(hits: list[Hit], near: Any) -> list[Hit]:
+def _within(hits: list[ScoredObject], near: Any) -> list[ScoredObject]:
     """Drop hits beyond a near_* message's optional ``distance`` / ``certainty`` cut-offs."""
     if near.HasField("distance"):
         hits = [h for h in hits if h.distance <= near.distance]
@@ -294,9 +294,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _sorted_hits(candidates: list[StoredObject], scores: dict[str, float]) -> list[Hit]:
+def _sorted_hits(candidates: list[StoredObject], scores: dict[str, float]) -> list[ScoredObject]:
     """Hits for the scored candidates, best score first (ties keep insertion order)."""
-    hits = [Hit(obj, score=scores[obj.uuid]) for obj in candidates if obj.uuid in scores]
+    hits = [ScoredObject(obj, score=scores[obj.uuid]) for obj in candidates if obj.uuid in scores]
     return sorted(hits, key=lambda h: -h.score)
 
 
@@ -305,7 +305,7 @@ def _hybrid(
     collection: StoredCollection,
     candidates: list[StoredObject],
     embed: Embed,
-) -> list[Hit]:
+) -> list[ScoredObject]:
     """Fuse BM25 and vector rankings with weight ``alpha`` on the vector side."""
     if hybrid.use_alpha_param:
         alpha = hybrid.alpha_param if hybrid.HasField("alpha_param") else 0.75
@@ -356,7 +356,7 @@ def _ranked(scores: dict[str, float]) -> dict[str, float]:
     return {k: 1.0 / (_RANKED_K + rank) for rank, k in enumerate(order)}
 
 
-def _autocut(hits: list[Hit], jumps: int) -> int:
+def _autocut(hits: list[ScoredObject], jumps: int) -> int:
     """How many hits to keep: Weaviate's autocut, cutting after ``jumps`` score jumps."""
     values = [h.distance if h.distance is not None else h.score for h in hits]
     if len(values) <= 1 or None in values or values[0] == values[-1]:

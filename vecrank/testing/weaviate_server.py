@@ -49,7 +49,7 @@ from weaviate.proto.v1 import batch_pb2, health_weaviate_pb2, search_get_pb2, we
 
 from vecrank.testing._weaviate_generative import generative_answers
 from vecrank.testing._weaviate_proto import decode_batch_object, search_result
-from vecrank.testing._weaviate_search import Hit, SearchError, check_supported, group, search
+from vecrank.testing._weaviate_search import ScoredObject, SearchError, check_supported, group, search
 from vecrank.testing._weaviate_store import (
     DEFAULT_VECTOR,
     Embed,
@@ -265,7 +265,7 @@ class WeaviateStandIn:
 
     @staticmethod
     def _group_result(
-        request: search_get_pb2.SearchRequest, collection: str, name: str, hits: list[Hit]
+        request: search_get_pb2.SearchRequest, collection: str, name: str, hits: list[ScoredObject]
     ) -> search_get_pb2.GroupByResult:
         """One group of a ``group_by`` reply: its hits, count and distance range."""
         distances = [hit.distance for hit in hits if hit.distance is not None]

@@ -1,4 +1,4 @@
-"""Reranker factories registered by plugins, and the scorers built from them."""
+"""The rerankers that plugins register: factories by name and alias, and the plugin behind each."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import pluggy
+
 from ..config import CollectionConfig
 from ..errors import ConfigError
+from .hooks import call_impl
 
 
 class Scorer(Protocol):
@@ -63,3 +66,15 @@ class RerankerRegistry:
         for entry in self._by_name.values():
             seen.setdefault(entry.name, entry)
         return list(seen.values())
+
+
+def collect_rerankers(pm: pluggy.PluginManager) -> RerankerRegistry:
+    """Ask every plugin's ``vecrank_register_rerankers`` for its rerankers; a failure names the plugin."""
+    registry = RerankerRegistry()
+    for impl in pm.hook.vecrank_register_rerankers.get_hookimpls():
+
+        def register(name, factory, aliases=(), _plugin=impl.plugin_name):
+            registry.register(name, factory, aliases, plugin=_plugin)
+
+        call_impl(impl, register=register)
+    return registry

@@ -1,41 +1,26 @@
 """``vecrank demo``: a cheap first stage on embedded Qdrant, then the reranker, side by side.
 
 The corpus (a few hundred passages and a few dozen questions with their answer
-passages) was written for this project and ships in ``vecrank/demo/data``.
+passages) was written for this project; :func:`vecrank.evaluation.load_demo_dataset` reads it.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-from importlib.resources import files
 
-from ..errors import ModelError
-from ..evaluation import Dataset, hashing_embedder, index, metrics, search
+from .errors import ModelError
+from .evaluation import Dataset, hashing_embedder, index, load_demo_dataset, metrics, search, status
 
 FALLBACK_MODEL = "minilm-bi"
 DEMO_METRICS = ("hits@1", "mrr@10", "ndcg@10")
 
 
-def load_demo_dataset() -> Dataset:
-    """The shipped passages and questions as a :class:`Dataset`."""
-    data = files("vecrank.demo") / "data"
-    documents, titles, queries, qrels = {}, {}, {}, {}
-    for line in (data / "passages.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        documents[row["id"]], titles[row["id"]] = row["text"], row["title"]
-    for line in (data / "questions.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        queries[row["id"]] = row["question"]
-        qrels[row["id"]] = {answer: 1 for answer in row["answers"]}
-    return Dataset(documents, queries, qrels, titles)
-
-
 def choose_model(model: str, say=print) -> str:
     """``model`` if it loads here; else say why and fall back to the offline bi-encoder."""
-    from ..core import get_reranker
-    from ..core.registry import cached_locally, hub_reachable, resolve_model
-    from ..plugins import get_reranker_registry
+    from .core import get_reranker
+    from .core.hub import cached_locally, hub_reachable
+    from .models import resolve_model
+    from .plugins import get_reranker_registry
 
     entry = get_reranker_registry().get(model)
     if entry is not None and entry.plugin != "vecrank.plugins.cross_encoder":
@@ -76,10 +61,11 @@ def run_demo(
     """
     from qdrant_client import QdrantClient
 
-    from ..adapters import wrap
+    from .adapters import wrap
 
     dataset = load_demo_dataset()
     embed = hashing_embedder()
+    status(f"Loading {model}", progress)
     model = choose_model(model, say)
     with tempfile.TemporaryDirectory(prefix="vecrank-demo-") as folder:
         client = QdrantClient(path=folder)
@@ -98,8 +84,8 @@ def run_demo(
     for qid in list(dataset.queries)[:show]:
         _print_lists(dataset, qid, before.results[qid], after.results[qid], say)
     rows = {
-        "first stage": metrics(dataset, before, DEMO_METRICS),
-        model: metrics(dataset, after, DEMO_METRICS),
+        "first stage": metrics(dataset, before, DEMO_METRICS, progress),
+        model: metrics(dataset, after, DEMO_METRICS, progress),
     }
     say(f"{'':<16}" + "".join(f"{name:>10}" for name in DEMO_METRICS) + f"{'seconds':>10}")
     for (name, values), run in zip(rows.items(), (before, after)):

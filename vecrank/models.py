@@ -1,23 +1,21 @@
-"""Model names: the seed aliases, and resolution of a name to a loadable source (no torch needed).
+"""Model names: the seed aliases, and resolving a name to a loadable source.
 
-A name is, in this order: an alias (``ettin-17m``), a local folder, or a hub id ``org/name``.
-Anything else is an error that suggests close names; names that plugins registered
-(``minilm-bi``) are rerankers of their own, used through the config, ``wrap`` or the CLI.
+Standard library only, so that naming a model needs no torch, pydantic or plugin. A name is,
+in this order: a service URL (``https://...``, see :func:`is_remote_model`), an alias
+(``ettin-17m``), a local folder, or a hub id ``org/name``. Anything else is an error that
+suggests close names. Names that plugins registered (``minilm-bi``) are checked one layer up,
+by :func:`vecrank.plugins.check_model_name`, which passes them in here for the message.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import socket
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
-from ..errors import ModelError
+from .errors import ModelError
 
 MODEL_ALIASES: dict[str, str] = {
     "ettin-17m": "cross-encoder/ettin-reranker-17m-v1",
@@ -41,7 +39,6 @@ MODEL_ALIASES: dict[str, str] = {
 }
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-HUB_PROBE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -54,14 +51,19 @@ class ModelSource:
     alias: str | None = None
 
 
+def is_remote_model(name: str) -> bool:
+    """Whether a model name is the URL of a reranking service rather than a local model."""
+    return name.startswith(("http://", "https://"))
+
+
 def resolve_model(name: str, registered: Mapping[str, str] | None = None) -> ModelSource:
     """Map an alias, a folder path or a hub id to a :class:`ModelSource`; anything else is a ModelError.
 
-    ``registered`` maps names that plugins registered to their plugin, for the message
-    (default: the loaded plugins' names).
+    ``registered`` maps the names that plugins registered to their plugin, for the message.
     """
     if not isinstance(name, str) or not name.strip():
         raise ModelError(f"model name must be a non-empty string, got {name!r}")
+    registered = registered or {}
     alias = name.strip().lower()
     if alias in MODEL_ALIASES:
         return ModelSource(name=name, source=MODEL_ALIASES[alias], is_local=False, alias=alias)
@@ -70,7 +72,6 @@ def resolve_model(name: str, registered: Mapping[str, str] | None = None) -> Mod
         return ModelSource(name=name, source=str(path.resolve()), is_local=True)
     if HUB_ID.match(name.strip()) and not path.exists():
         return ModelSource(name=name, source=name.strip(), is_local=False)
-    registered = plugin_rerankers() if registered is None else registered
     if alias in registered:
         raise ModelError(
             f"{name!r} is a reranker registered by plugin {registered[alias]!r}, not a cross-encoder model: "
@@ -91,45 +92,3 @@ def unknown_model_message(name: str, registered: Iterable[str] = ()) -> str:
     )
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"{message}{hint} (`vecrank models` lists the names)"
-
-
-def plugin_rerankers() -> dict[str, str]:
-    """Each name (and alias) that a loaded plugin registered, lower-cased, mapped to that plugin."""
-    from ..errors import VecrankError
-
-    try:
-        from ..plugins.manager import get_reranker_registry
-
-        return get_reranker_registry().plugin_names()
-    except VecrankError:
-        return {}
-
-
-def cached_locally(source: str) -> bool:
-    """Whether a hub id's config is already in the local Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(source, "config.json")
-    return isinstance(found, str)
-
-
-_probe: dict[str, tuple[float, bool]] = {}
-
-
-def hub_reachable() -> bool:
-    """Whether the Hugging Face hub answers a TCP connect within a few seconds (cached for a minute)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    parsed = urlparse(endpoint)
-    host, port = parsed.hostname or "huggingface.co", parsed.port or (80 if parsed.scheme == "http" else 443)
-    now = time.monotonic()
-    if host in _probe and now - _probe[host][0] < 60:
-        return _probe[host][1]
-    try:
-        socket.create_connection((host, port), timeout=HUB_PROBE_SECONDS).close()
-        reachable = True
-    except OSError:
-        reachable = False
-    _probe[host] = (now, reachable)
-    return reachable

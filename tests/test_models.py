@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import vecrank
-from vecrank.config import is_remote_model
-from vecrank.core.registry import hub_reachable, resolve_model
+from vecrank.core.hub import hub_reachable
 from vecrank.errors import ModelError
+from vecrank.models import is_remote_model, resolve_model
 
 
 def test_alias_folder_and_hub_id(tmp_path):
@@ -41,11 +41,34 @@ def test_a_name_must_be_a_non_empty_string(name):
         resolve_model(name)
 
 
-def test_the_engine_points_plugin_names_to_their_plugin():
+def test_a_plugin_name_is_pointed_to_its_plugin():
+    from vecrank.plugins import check_model_name
+
     with pytest.raises(
         ModelError, match=r"'minilm-bi' is a reranker registered by plugin 'vecrank.plugins.bi_encoder'"
     ):
+        resolve_model("minilm-bi", registered={"minilm-bi": "vecrank.plugins.bi_encoder"})
+    check_model_name("minilm-bi")  # a valid name wherever a reranker is named
+
+
+def test_the_engine_knows_no_plugin_and_points_to_the_list_of_names():
+    with pytest.raises(ModelError, match=r"unknown model 'minilm-bi'.*`vecrank models` lists the names"):
         vecrank.CrossEncoderReranker("minilm-bi")
+
+
+def test_resolving_a_name_loads_no_plugin_pydantic_or_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from vecrank.models import resolve_model\n"
+        "resolve_model('ettin-17m')\n"
+        "try:\n    resolve_model('ettin-17')\nexcept Exception:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'pydantic', 'pluggy', 'vecrank.plugins') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
 
 
 def test_urls_are_remote_rerankers_and_valid_names():
