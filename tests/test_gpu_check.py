@@ -109,6 +109,7 @@ def test_check_saves_its_json_after_every_stage(tmp_path, monkeypatch):
         "deberta-v2",
         "modernbert",
         "jinabert",
+        "qwen3-reranker",
     ]
     assert saved["stages"] == {"tiny": {"ratio": 2.0}}
 

@@ -103,7 +103,7 @@ def test_an_unreachable_endpoint_counts_as_offline(monkeypatch):
 
 
 def test_yes_no_reranker_aliases_resolve_and_are_suggested():
-    from vecrank.core.registry import resolve_model
+    from vecrank.models import resolve_model
 
     assert resolve_model("qwen3-reranker-0.6b").source == "Qwen/Qwen3-Reranker-0.6B"
     assert resolve_model("mxbai-rerank-large-v2").source == "mixedbread-ai/mxbai-rerank-large-v2"
