@@ -125,7 +125,7 @@ def test_serve_takes_an_instruction_per_request(served, engine):
     answer = post(served, "/rerank", body).json()
     np.testing.assert_allclose(sorted(item["score"] for item in answer), np.sort(logits), atol=1e-5)
     refused = post(served, "/rerank", {**body, "model": "bert"})
-    assert refused.status_code == 422
+    assert refused.status_code == 409
     assert "takes no instruction" in refused.json()["error"]
 
 

@@ -43,6 +43,7 @@ POST_ERRORS = {
     "400": "malformed JSON, or no documents",
     "401": "missing or wrong API key",
     "404": "the model is not served here",
+    "409": "an `instruction` for a model that takes none (a cross-encoder; yes/no rerankers take one)",
     "413": "too many documents, too large a body, or (TEI, truncate false) too long a pair",
     "415": "the body is not JSON (Content-Type application/json or application/*+json)",
     "422": "a field of the wrong type or value, too long a text, or invalid Unicode",

@@ -146,7 +146,7 @@ class RayRerankService(RerankService):
         return dict(self.reranker(alias).config)
 
     def check_instruction(self, alias: str, instruction: str | None) -> None:
-        """Checked by the replica, which holds the model (its 422 comes back through ``logits``)."""
+        """Checked by the replica, which holds the model (its 409 comes back through ``logits``)."""
 
     async def logits(
         self, alias: str, query: str, texts: list[str], instruction: str | None = None

@@ -136,11 +136,11 @@ class RerankService:
         return Prepared.joined(parts)
 
     def check_instruction(self, alias: str, instruction: str | None) -> None:
-        """422 for an instruction given to a model that takes none."""
+        """409 for an instruction given to a model that takes none: the body is valid, the model is not."""
         try:
             check_instruction(self.reranker(alias).loaded, instruction)
         except ConfigError as error:
-            raise ApiError(422, f"`instruction`: {error}") from None
+            raise ApiError(409, f"`instruction`: {error}", "conflict") from None
 
     async def logits(
         self, alias: str, query: str, texts: list[str], instruction: str | None = None
