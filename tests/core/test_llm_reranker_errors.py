@@ -10,7 +10,7 @@ import pytest
 import vecrank
 from vecrank import CrossEncoderReranker, ModelError
 from vecrank.plugins import register_plugin, unregister_plugin
-from vecrank.plugins.qwen3_reranker import Qwen3RerankerTemplate
+from vecrank.plugins.qwen3_template import Qwen3RerankerTemplate
 
 QUERY = "what is the capital of france"
 TEXTS = ["paris is the capital of france", "berlin is a city", "cats and dogs live in the house"]

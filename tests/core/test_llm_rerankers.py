@@ -13,7 +13,7 @@ from sentence_transformers import CrossEncoder
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from vecrank import CrossEncoderReranker
-from vecrank.plugins.qwen3_reranker import BODY, DEFAULT_INSTRUCTION, PREFIX, SUFFIX
+from vecrank.plugins.qwen3_template import BODY, DEFAULT_INSTRUCTION, PREFIX, SUFFIX
 
 QUERY = "what is the capital of france"
 DOCUMENTS = [

@@ -328,7 +328,7 @@ def llm_parity(root: Path, device: torch.device) -> dict:
     vecrank bf16 (flash-attn's causal varlen kernel where importable) against fp32. No pair is cut."""
     from sentence_transformers import CrossEncoder
 
-    from ..plugins.qwen3_reranker import Qwen3RerankerTemplate  # the template, without the plugin manager
+    from ..plugins.qwen3_template import Qwen3RerankerTemplate  # the template alone: no pluggy
 
     folder = build_tiny_llm_reranker("qwen3", root / "qwen3-reranker")
     pairs = parity_pairs()

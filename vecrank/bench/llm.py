@@ -20,7 +20,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config
 
 from ..core import CrossEncoderReranker
-from ..plugins.qwen3_reranker import Qwen3RerankerTemplate
+from ..plugins.qwen3_template import Qwen3RerankerTemplate
 from ..testing.tiny_llm_rerankers import build_tiny_llm_reranker
 from ..testing.tiny_models import _WORDS
 from . import measure

@@ -1,7 +1,7 @@
 """Hook calls, the plugin manager, and the built-in plugins (the cross-encoder engine is one).
 
 Imported on first use, so that a built-in plugin module (a prompt template such as
-``vecrank.plugins.qwen3_reranker``) can be imported without the configuration layer.
+``vecrank.plugins.qwen3_template``) can be imported without the configuration layer or pluggy.
 """
 
 from __future__ import annotations
