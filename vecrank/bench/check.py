@@ -287,20 +287,27 @@ def parity_pairs(count: int = 48, seed: int = 0) -> list[tuple[str, str]]:
     return pairs
 
 
-def parity(root: Path, architecture: str, device: torch.device) -> dict:
-    """sentence-transformers fp32, vecrank fp32 padded and bf16 packed on a tiny model built in ``root``."""
+def sentence_transformers_scores(
+    folder: Path, device: torch.device, max_length: int, pairs: list[tuple[str, str]]
+) -> np.ndarray:
+    """The raw fp32 scores of sentence-transformers' ``CrossEncoder`` on ``folder``: the parity reference."""
     from sentence_transformers import CrossEncoder
 
-    folder = build_tiny_model(architecture, root / architecture, max_position_embeddings=PARITY_MAX_LENGTH)
-    pairs = parity_pairs()
     st = CrossEncoder(
         str(folder),
         device=str(device),
-        max_length=PARITY_MAX_LENGTH,
+        max_length=max_length,
         activation_fn=torch.nn.Identity(),
         model_kwargs={"dtype": torch.float32},
     )
-    reference = np.asarray(st.predict(pairs, batch_size=16, show_progress_bar=False), dtype=np.float32)
+    return np.asarray(st.predict(pairs, batch_size=16, show_progress_bar=False), dtype=np.float32)
+
+
+def parity(root: Path, architecture: str, device: torch.device) -> dict:
+    """sentence-transformers fp32, vecrank fp32 padded and bf16 packed on a tiny model built in ``root``."""
+    folder = build_tiny_model(architecture, root / architecture, max_position_embeddings=PARITY_MAX_LENGTH)
+    pairs = parity_pairs()
+    reference = sentence_transformers_scores(folder, device, PARITY_MAX_LENGTH, pairs)
     padded = _engine(folder, device, torch.float32, PADDED_ATTENTION.get(architecture, "sdpa"))
     try:
         packed = _engine(folder, device, torch.bfloat16, "varlen")
@@ -326,20 +333,11 @@ def parity(root: Path, architecture: str, device: torch.device) -> dict:
 def llm_parity(root: Path, device: torch.device) -> dict:
     """A tiny Qwen3-Reranker-layout yes/no reranker: sentence-transformers fp32 against vecrank fp32, and
     vecrank bf16 (flash-attn's causal varlen kernel where importable) against fp32. No pair is cut."""
-    from sentence_transformers import CrossEncoder
-
     from ..plugins.qwen3_template import Qwen3RerankerTemplate  # the template alone: no pluggy
 
     folder = build_tiny_llm_reranker("qwen3", root / "qwen3-reranker")
     pairs = parity_pairs()
-    st = CrossEncoder(
-        str(folder),
-        device=str(device),
-        max_length=LLM_PARITY_MAX_LENGTH,
-        activation_fn=torch.nn.Identity(),
-        model_kwargs={"dtype": torch.float32},
-    )
-    reference = np.asarray(st.predict(pairs, batch_size=16, show_progress_bar=False), dtype=np.float32)
+    reference = sentence_transformers_scores(folder, device, LLM_PARITY_MAX_LENGTH, pairs)
     engines = {
         dtype: CrossEncoderReranker(
             str(folder), device=str(device), dtype=dtype, prompt_template=Qwen3RerankerTemplate()
