@@ -17,10 +17,15 @@ stages = [{model = "ettin-17m", keep = 30}, {model = "ettin-1b"}]
 [collections.support]                   # a yes/no reranker told what counts as relevant
 model = "qwen3-reranker-0.6b"
 instruction = "Given a support question, retrieve the answer that resolves it"
+
+[capture]                               # record reranked searches (query text too) for distillation
+enabled = true
+path = "traffic/searches.jsonl"
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -104,6 +109,7 @@ class CollectionConfig(BaseModel):
         None, description="prompt template for a causal LM that is not recognised as a reranker by name"
     )
     remote: RemoteConfig = RemoteConfig()
+    capture: bool = Field(True, description="false: never record this collection's searches ([capture])")
     stages: tuple[Stage, ...] | None = Field(
         None, description="a cascade instead of one model: each stage reranks the hits the one before kept"
     )
@@ -204,6 +210,26 @@ class RayConfig(BaseModel):
             raise ConfigError(f"[ray.models.{name!r}]: {validation_message(error)}") from None
 
 
+class CaptureConfig(BaseModel):
+    """``[capture]``: record reranked searches (query, hits, both scores) to a JSONL file; off by default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    path: Path | None = Field(None, description="the JSONL file; rotated to path.1, path.2, ...")
+    sample_rate: float = Field(1.0, ge=0.0, le=1.0, description="share of searches recorded, 0..1")
+    max_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="size at which the file rotates to path.1")
+    backups: int = Field(3, ge=0, description="rotated files kept: path.1 (newest) .. path.<backups>")
+    keep_texts: bool = Field(False, description="store each hit's text, not only its id")
+    queue_size: int = Field(1000, ge=1, description="records waiting for the writer; more are dropped")
+
+    @model_validator(mode="after")
+    def _path_when_enabled(self) -> CaptureConfig:
+        if self.enabled and self.path is None:
+            raise ValueError("`enabled = true` needs `path`, the JSONL file to write")
+        return self
+
+
 class VecrankConfig(BaseModel):
     """Defaults plus overrides per collection."""
 
@@ -215,6 +241,7 @@ class VecrankConfig(BaseModel):
         False, description="reject collections that are not listed instead of using defaults"
     )
     ray: RayConfig = RayConfig()
+    capture: CaptureConfig = CaptureConfig()
 
     def enables(self, name: str) -> bool:
         """Whether searches on ``name`` are reranked by their own text, unasked.

@@ -54,7 +54,8 @@ def _validate(data: dict, origin: str) -> VecrankConfig:
     unknown = sorted(set(data) - set(VecrankConfig.model_fields))
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown top-level key {unknown[0]!r} (use [defaults], [collections.<name>] and [ray])"
+            f"{origin}: unknown top-level key {unknown[0]!r} "
+            "(use [defaults], [collections.<name>], [ray] and [capture])"
         )
     defaults = data.get("defaults", {})
     if isinstance(defaults, Mapping):
