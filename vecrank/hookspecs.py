@@ -39,5 +39,21 @@ def vecrank_after_rerank(collection, query, candidates, config):
 
 
 @hookspec
+def vecrank_reranked(source, collection, query, model, candidates, config, capture):
+    """Observe one reranked search, after post-processing; change nothing.
+
+    ``candidates``: every hit in the retriever's order, with ``vector_score`` and ``raw_score`` (None where
+    not scored). ``source``: ``qdrant``, ``weaviate``, ``serve`` or an integration's name; ``model``: the
+    reranker's name (a cascade's ``a@30>b``); ``config``: the collection's settings (None from ``serve``);
+    ``capture``: the ``[capture]`` settings.
+    """
+
+
+@hookspec
+def vecrank_capture_redact(record):
+    """Return the capture record (a JSON-ready dict), changed, or None to drop it; each gets the last's."""
+
+
+@hookspec
 def vecrank_distill_queries(documents, titles):
     """Return training queries made from a corpus (``{doc_id: text}``, ``{doc_id: title}``) for distill."""

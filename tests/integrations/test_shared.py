@@ -61,7 +61,7 @@ def test_integrations_and_adapters_share_one_engine(model, monkeypatch) -> None:
     ]
     client.upsert("docs", points)
     adapter_hits = client.query_points("docs", query=[1.0, 0.0], limit=5, rerank_query=QUESTION).points
-    reranker = FrameworkReranker(config(model), collection="docs")
+    reranker = FrameworkReranker(config(model), collection="docs", source="test")
     hits = [Hit(document=t, text=t, metadata={}, vector_score=None) for t in PASSAGES[:5]]
     ranked = reranker.rerank("docs", QUESTION, hits, top_n=None)
     assert [r.document for r in ranked] == [p.payload["text"] for p in adapter_hits]

@@ -151,17 +151,24 @@ class RerankPipeline:
             return False
         return self.settings(collection).enabled
 
-    def rerank(self, collection: str, requests: Sequence[QueryCandidates]) -> list[list[Candidate]]:
-        """Each request's candidates in the new order (each stage scores all queries in one call)."""
+    def rerank(
+        self, collection: str, requests: Sequence[QueryCandidates], source: str = "pipeline"
+    ) -> list[list[Candidate]]:
+        """Each request's candidates in the new order (each stage scores all queries in one call).
+
+        ``source`` names the caller to the ``vecrank_reranked`` hook (``qdrant``, ``weaviate``, ...).
+        """
         config, scored, stages = self._prepare(collection, requests)
         score = [(partial(self._scores, collection, config=stage), keep) for stage, keep in stages]
         try:
             staged = run_cascade(*_inputs(requests, scored), score)
         except RerankError as error:
             return self._passthrough(collection, requests, config, error)
-        return self._apply(collection, requests, scored, staged, stages)
+        return self._apply(collection, requests, scored, staged, stages, config, source)
 
-    async def arerank(self, collection: str, requests: Sequence[QueryCandidates]) -> list[list[Candidate]]:
+    async def arerank(
+        self, collection: str, requests: Sequence[QueryCandidates], source: str = "pipeline"
+    ) -> list[list[Candidate]]:
         """:meth:`rerank` for async callers: an async scorer is awaited, a sync one runs on a thread."""
         config, scored, stages = self._prepare(collection, requests)
         score = [(partial(self._ascores, collection, config=stage), keep) for stage, keep in stages]
@@ -169,7 +176,7 @@ class RerankPipeline:
             staged = await arun_cascade(*_inputs(requests, scored), score)
         except RerankError as error:
             return self._passthrough(collection, requests, config, error)
-        return self._apply(collection, requests, scored, staged, stages)
+        return self._apply(collection, requests, scored, staged, stages, config, source)
 
     def _prepare(
         self, collection: str, requests: Sequence[QueryCandidates]
@@ -198,14 +205,28 @@ class RerankPipeline:
         scored: list[list[Candidate]],
         staged: list[list[Staged]],
         stages: list[tuple[CollectionConfig, int | None]],
+        config: CollectionConfig,
+        source: str,
     ) -> list[list[Candidate]]:
         results = []
+        hook = get_plugin_manager().hook.vecrank_reranked
         for request, usable, outcome in zip(requests, scored, staged):
             groups: list[list[Candidate]] = [[] for _ in stages]
             for candidate, result in zip(usable, outcome):
                 candidate.raw_score = candidate.score = result.score
                 groups[result.stage].append(candidate)
             results.append(self._finish(collection, request, groups, [stage for stage, _ in stages]))
+            if request.query:
+                call_each(
+                    hook,
+                    source=source,
+                    collection=collection,
+                    query=request.query,
+                    model=config.label,
+                    candidates=request.candidates,
+                    config=config,
+                    capture=self.config.capture,
+                )
         return results
 
     def _texts(self, collection: str, request: QueryCandidates, config: CollectionConfig) -> list[Candidate]:

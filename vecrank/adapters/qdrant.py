@@ -309,9 +309,8 @@ class RerankingQdrantClient(_QdrantReranking):
         response = call_plain(getattr(self.__wrapped__, search.method), **search.arguments)
         if search.plain:
             return response
-        reranked = search.rebuild(
-            response, self._self_pipeline.rerank(search.collection, search.requests(response))
-        )
+        orders = self._self_pipeline.rerank(search.collection, search.requests(response), source="qdrant")
+        reranked = search.rebuild(response, orders)
         return search.with_records(
             reranked, [self.__wrapped__.retrieve(**where) for where in search.rereads(reranked)]
         )
@@ -345,7 +344,8 @@ class AsyncRerankingQdrantClient(_QdrantReranking):
         response = await acall_plain(getattr(self.__wrapped__, search.method), **search.arguments)
         if search.plain:
             return response
-        orders = await self._self_pipeline.arerank(search.collection, search.requests(response))
+        requests = search.requests(response)
+        orders = await self._self_pipeline.arerank(search.collection, requests, source="qdrant")
         reranked = search.rebuild(response, orders)
         return search.with_records(
             reranked, [await self.__wrapped__.retrieve(**where) for where in search.rereads(reranked)]

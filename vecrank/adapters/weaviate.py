@@ -338,7 +338,7 @@ class RerankingQuery(_QueryReranking):
         if plan is None:
             return call_plain(search, **arguments)
         result = call_plain(search, **plan.arguments)
-        [ordered] = plan.pipeline.rerank(self._self_state[0], [plan.request(result)])
+        [ordered] = plan.pipeline.rerank(self._self_state[0], [plan.request(result)], source="weaviate")
         return plan.finish(result, ordered)
 
 
@@ -351,7 +351,8 @@ class AsyncRerankingQuery(_QueryReranking):
         if plan is None:
             return await acall_plain(search, **arguments)
         result = await acall_plain(search, **plan.arguments)
-        [ordered] = await plan.pipeline.arerank(self._self_state[0], [plan.request(result)])
+        request = plan.request(result)
+        [ordered] = await plan.pipeline.arerank(self._self_state[0], [request], source="weaviate")
         return plan.finish(result, ordered)
 
 
@@ -465,7 +466,7 @@ class RerankingGenerate(_GenerateReranking):
             return call_plain(getattr(self.__wrapped__, method), **arguments)
         name, query = self._self_state
         result = call_plain(getattr(query, method), **plan.search.arguments)
-        [ordered] = plan.search.pipeline.rerank(name, [plan.search.request(result)])
+        [ordered] = plan.search.pipeline.rerank(name, [plan.search.request(result)], source="weaviate")
         page = plan.search.finish(result, ordered)
         generate = plan.generate_arguments(page)
         generated = call_plain(self.__wrapped__.fetch_objects, **generate) if generate else None
@@ -481,7 +482,7 @@ class AsyncRerankingGenerate(_GenerateReranking):
             return await acall_plain(getattr(self.__wrapped__, method), **arguments)
         name, query = self._self_state
         result = await acall_plain(getattr(query, method), **plan.search.arguments)
-        [ordered] = await plan.search.pipeline.arerank(name, [plan.search.request(result)])
+        [ordered] = await plan.search.pipeline.arerank(name, [plan.search.request(result)], source="weaviate")
         page = plan.search.finish(result, ordered)
         generate = plan.generate_arguments(page)
         generated = await acall_plain(self.__wrapped__.fetch_objects, **generate) if generate else None

@@ -64,7 +64,7 @@ class VecrankRanker:
         self.collection = collection or store_collection(document_store)
         self.config = config
         self.top_k = top_k
-        self._reranker = FrameworkReranker(config, self.collection, self.settings)
+        self._reranker = FrameworkReranker(config, self.collection, self.settings, source="haystack")
 
     @property
     def candidates(self) -> int:

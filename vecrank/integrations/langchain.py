@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .shared import Hit, PostProcessor, Ranked, store_collection
 
@@ -50,6 +50,8 @@ class VecrankRerank(PostProcessor, BaseDocumentCompressor):
     :func:`vecrank.wrap` takes (or a wrapped client's ``pipeline``); ``collection`` names the
     settings to use, else langchain-qdrant's ``_collection_name``, else ``[defaults]``.
     """
+
+    framework: ClassVar[str] = "langchain"
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -96,6 +98,8 @@ class VecrankRetriever(PostProcessor, BaseRetriever):
     Over-fetching and the store's scores need a vector-store retriever (``store.as_retriever()``);
     any other retriever is reranked as it answers.
     """
+
+    framework: ClassVar[str] = "langchain"
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

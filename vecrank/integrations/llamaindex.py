@@ -11,7 +11,7 @@ keep their type and metadata; ``score`` becomes the reranker's, and ``rerank_sco
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .shared import (
     RERANK_SCORE_KEY,
@@ -43,6 +43,8 @@ class VecrankRerank(PostProcessor, BaseNodePostprocessor):
     :func:`vecrank.wrap` takes (or a wrapped client's ``pipeline``); the settings are those of
     ``collection``, or of ``vector_store``'s collection, else ``[defaults]``.
     """
+
+    framework: ClassVar[str] = "llamaindex"
 
     top_n: int | None = Field(default=2, description="nodes to return, best first (None: all)")
     vector_store: Any = Field(default=None, exclude=True, description="a store to take the collection from")

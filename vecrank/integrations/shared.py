@@ -16,7 +16,7 @@ import difflib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -145,7 +145,8 @@ class FrameworkReranker:
     ``collection`` picks the per-collection settings; with None, the framework module names
     one per call (from its store or its documents), a config that lists no collection gives its
     ``[defaults]``, or a ValueError asks for it. ``settings`` (checked :class:`ModelSettings`
-    values) win over the config's for every collection.
+    values) win over the config's for every collection. ``source`` names the framework to the
+    ``vecrank_reranked`` hook (and in captured traffic).
     """
 
     def __init__(
@@ -153,10 +154,13 @@ class FrameworkReranker:
         config: ConfigSource = None,
         collection: str | None = None,
         settings: Mapping[str, Any] | None = None,
+        *,
+        source: str,
     ) -> None:
         pipeline = pipeline_for(config)
         self.pipeline = RerankPipeline(_with_settings(pipeline.config, settings)) if settings else pipeline
         self.collection = collection
+        self.source = source
 
     def collection_for(self, *hints: str | None) -> str:
         """The explicit collection, else the first hint (store or document metadata), else the defaults."""
@@ -180,7 +184,7 @@ class FrameworkReranker:
         request = _request(self.pipeline, collection, query, hits)
         if request is None:
             return _cut(_unchanged(hits), top_n)
-        [ordered] = self.pipeline.rerank(collection, [request])
+        [ordered] = self.pipeline.rerank(collection, [request], source=self.source)
         return _cut(_ranked(ordered), top_n)
 
     async def arerank(
@@ -191,7 +195,7 @@ class FrameworkReranker:
         request = _request(self.pipeline, collection, query, hits)
         if request is None:
             return _cut(_unchanged(hits), top_n)
-        [ordered] = await self.pipeline.arerank(collection, [request])
+        [ordered] = await self.pipeline.arerank(collection, [request], source=self.source)
         return _cut(_ranked(ordered), top_n)
 
 
@@ -201,6 +205,7 @@ class PostProcessor(ModelSettings):
 
     config: Any = Field(None, exclude=True, description="a TOML path, dict, VecrankConfig or pipeline")
     collection: str | None = Field(None, description="the collection whose settings apply")
+    framework: ClassVar[str]  # the source the vecrank_reranked hook is told: langchain, llamaindex
     _reranker: FrameworkReranker = PrivateAttr()
 
     def __init__(self, **data: Any) -> None:
@@ -208,7 +213,12 @@ class PostProcessor(ModelSettings):
         check_keywords(owner, data, type(self).model_fields)
         settings = check_settings(owner, {name: data.get(name) for name in MODEL_SETTINGS})
         super().__init__(**data)
-        self._reranker = FrameworkReranker(self.config, self.collection or self._store_collection(), settings)
+        self._reranker = FrameworkReranker(
+            self.config,
+            self.collection or self._store_collection(),
+            settings,
+            source=self.framework,
+        )
 
     def _store_collection(self) -> str | None:
         """The collection of the post-processor's vector store, where it is given one."""

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "vecrank.plugins.fusion",
     "vecrank.plugins.threshold",
     "vecrank.plugins.remote",
+    "vecrank.plugins.capture",
 )
 
 
