@@ -16,7 +16,11 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from .. import __version__
+from ..candidate import Candidate
 from ..core.reranker import CrossEncoderReranker
+from ..plugins import get_plugin_manager
+from ..plugins.capture import flush_capture
+from ..plugins.hooks import call_each
 from .auth import has_api_key, require_api_key
 from .body import BodyBudget, read_json
 from .errors import ApiError, error_body
@@ -52,6 +56,7 @@ def create_app(
 
     ``service`` replaces the local models with another scoring service (Ray Serve deployments).
     """
+    get_plugin_manager()  # every request tells the vecrank_reranked hooks: a broken plugin fails here
     if service is None:
         service = RerankService.load(settings, rerankers)
 
@@ -63,6 +68,7 @@ def create_app(
             yield
         finally:
             await service.stop()
+            await asyncio.to_thread(flush_capture)
             logger.info("stopped")
 
     keyed_docs = settings.api_key is not None and settings.api_key_scope == "all"
@@ -218,9 +224,37 @@ async def _rerank(request: Request, schema: type[RerankRequest], data: Any) -> J
         raise
     except Exception as error:
         raise ApiError(500, f"reranking failed: {type(error).__name__}: {error}", "backend") from error
+    settings: ServerSettings = request.app.state.settings
+    answer = (body, texts, logits, alias, prepared.tokens, settings)
     if len(texts) <= INLINE_ANSWER_DOCUMENTS:
-        return JSONResponse(body.answer(logits, alias, prepared.tokens))
-    return JSONResponse(await asyncio.to_thread(body.answer, logits, alias, prepared.tokens))
+        return JSONResponse(_answer(*answer))
+    return JSONResponse(await asyncio.to_thread(_answer, *answer))
+
+
+def _answer(
+    body: RerankRequest,
+    texts: list[str],
+    logits: Any,
+    alias: str,
+    tokens: list[int] | None,
+    settings: ServerSettings,
+) -> Any:
+    """The response body, after the ``vecrank_reranked`` hooks (capture) saw the request."""
+    candidates = [
+        Candidate(id=number, payload={}, vector_score=None, position=number, text=text, raw_score=score)
+        for number, (text, score) in enumerate(zip(texts, logits.tolist()))
+    ]
+    call_each(
+        get_plugin_manager().hook.vecrank_reranked,
+        source="serve",
+        collection=None,
+        query=body.query,
+        model=settings.aliases[alias],
+        candidates=candidates,
+        config=None,
+        capture=settings.capture,
+    )
+    return body.answer(logits, alias, tokens)
 
 
 async def _json(request: Request) -> Any:

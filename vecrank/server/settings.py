@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ..config import RayConfig, VecrankConfig
+from ..config import CaptureConfig, RayConfig, VecrankConfig
 
 DEFAULT_ALIAS = "default"
 
@@ -83,6 +83,7 @@ class ServerSettings(BaseModel):
     shutdown_timeout: float = Field(30.0, gt=0, description="seconds to finish requests in flight")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     ray: RayConfig = Field(RayConfig(), description="replicas and resources per model on Ray Serve")
+    capture: CaptureConfig = Field(CaptureConfig(), description="record the answered requests ([capture])")
 
     @field_validator("models", mode="before")
     @classmethod
@@ -123,7 +124,7 @@ class ServerSettings(BaseModel):
 
     @classmethod
     def from_config(cls, config: VecrankConfig, **overrides: Any) -> ServerSettings:
-        """Models, device, dtype and batch budget from a :class:`VecrankConfig`; ``overrides`` win."""
+        """Models, device, dtype, batch budget, [ray] and [capture] of a config; ``overrides`` win."""
         defaults = config.defaults
         values: dict[str, Any] = {
             "models": models_from_config(config),
@@ -133,6 +134,7 @@ class ServerSettings(BaseModel):
             "trust_remote_code": defaults.trust_remote_code,
             "batch_tokens": defaults.batch_tokens,
             "ray": config.ray,
+            "capture": config.capture,
         }
         return cls(**{**values, **overrides})
 
