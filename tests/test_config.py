@@ -65,12 +65,30 @@ def test_candidate_count_covers_offset_plus_limit():
         ({"defaults": {"modle": "x"}}, "[defaults]: unknown key 'modle'"),
         ({"default": {}}, "unknown top-level key 'default'"),
         ({"defaults": {"fusion_weight": 2}}, "key 'defaults.fusion_weight'"),
+        ({"capture": {"enabled": True}}, "key 'capture': `enabled = true` needs `path`, the JSONL file"),
+        ({"capture": {"path": "t.jsonl", "sample_rate": 1.5}}, "key 'capture.sample_rate': Input should be"),
+        ({"capture": {"path": "t.jsonl", "max_bytes": 10}}, "key 'capture.max_bytes'"),
+        ({"capture": {"path": "t.jsonl", "keep_text": True}}, "key 'capture.keep_text': Extra inputs"),
+        ({"collections": {"docs": {"capture": "maybe"}}}, "collection 'docs': key 'capture'"),
     ],
 )
 def test_bad_config_names_collection_and_key(data, message):
     with pytest.raises(ConfigError) as caught:
         load_config(data)
     assert message in str(caught.value)
+
+
+def test_capture_is_off_unless_a_path_and_enabled_are_given(tmp_path):
+    assert load_config({}).capture.enabled is False
+    config = load_config(
+        {"capture": {"enabled": True, "path": str(tmp_path / "t.jsonl"), "keep_texts": True}}
+    )
+    assert (config.capture.path, config.capture.sample_rate, config.capture.backups) == (
+        tmp_path / "t.jsonl",
+        1.0,
+        3,
+    )
+    assert config.for_collection("docs").capture is True
 
 
 def test_bad_files_are_named(tmp_path):

@@ -6,6 +6,7 @@ Every expected order is the store's own answer for the same query, scored with a
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ from qdrant_client.models import Distance, VectorParams
 
 import vecrank
 from vecrank.integrations.langchain import VecrankRerank, VecrankRetriever
+from vecrank.plugins.capture import close_capture, flush_capture
 from vecrank.testing.weaviate_server import WeaviateStandIn
 
 SEARCH_TYPES = {
@@ -300,3 +302,19 @@ def test_stores_on_wrapped_clients(store, engine, model) -> None:
     assert [(d.page_content, d.metadata["rerank_score"]) for d in docs] == [
         (text, pytest.approx(score, abs=1e-5)) for text, score in expected
     ]
+
+
+def test_captured_searches_name_langchain_and_fall_back_to_positions(tmp_path, engine, model) -> None:
+    path = tmp_path / "traffic.jsonl"
+    settings = {**config(model, "docs"), "capture": {"enabled": True, "path": str(path)}}
+    docs = [Document(page_content=text) for text in PASSAGES[:6]]  # no ids
+    try:
+        VecrankRerank(config=settings, collection="docs", top_n=2).compress_documents(docs, QUESTION)
+        assert flush_capture(timeout=10)
+    finally:
+        close_capture()
+    [record] = [json.loads(line) for line in path.read_text().splitlines()]
+    assert (record["source"], record["collection"], record["query"]) == ("langchain", "docs", QUESTION)
+    assert [c["id"] for c in record["candidates"]] == [str(number) for number in range(6)]
+    expected = engine.predict([(QUESTION, text) for text in PASSAGES[:6]]).tolist()
+    assert [c["rerank_score"] for c in record["candidates"]] == pytest.approx(expected, abs=1e-5)

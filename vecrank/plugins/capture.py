@@ -43,13 +43,14 @@ __all__ = ["CaptureStats", "capture_record", "capture_stats", "close_capture", "
 FORMAT_VERSION = 1
 
 logger = logging.getLogger("vecrank.capture")
+_sampler = random.Random()
 
 
 @hookimpl
 def vecrank_reranked(source, collection, query, model, candidates, config, capture):
     if not capture.enabled or not candidates or (config is not None and not config.capture):
         return
-    if capture.sample_rate < 1.0 and random.random() >= capture.sample_rate:
+    if capture.sample_rate < 1.0 and _sampler.random() >= capture.sample_rate:
         return
     writer = _writer(capture)
     if writer.paused:
@@ -79,8 +80,8 @@ def capture_record(
 
 
 def _candidate(candidate: Candidate, keep_texts: bool) -> dict[str, Any]:
-    """A hit's entry; ``text`` only when kept and the hit had one (a hit without text was not scored)."""
-    entry: dict[str, Any] = {"id": str(candidate.id)}
+    """A hit's entry: its id (its position where it has none), and its text where kept and scored."""
+    entry: dict[str, Any] = {"id": str(candidate.position if candidate.id is None else candidate.id)}
     if keep_texts and candidate.text is not None:
         entry["text"] = candidate.text
     entry["retriever_score"] = _number(candidate.vector_score)
