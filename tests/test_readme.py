@@ -215,7 +215,7 @@ def test_shell_block_parses_and_its_vecrank_options_exist(block):
 
 
 TOML = [block for block in BLOCKS if block.language == "toml"]
-CONFIG_TABLES = {"defaults", "collections", "ray", "strict_collections"}
+CONFIG_TABLES = {"defaults", "collections", "ray", "strict_collections", "capture"}
 
 
 @pytest.mark.parametrize("block", TOML, ids=[block.id for block in TOML])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .distillation import distill
     from .hookspecs import hookimpl
     from .models import MODEL_ALIASES
+    from .plugins.capture import flush_capture
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ _LAZY = {
     "CrossEncoderReranker": "vecrank.core",
     "get_reranker": "vecrank.core",
     "distill": "vecrank.distillation",
+    "flush_capture": "vecrank.plugins.capture",
 }
 
 
@@ -70,6 +72,7 @@ __all__ = [
     "VecrankError",
     "__version__",
     "distill",
+    "flush_capture",
     "get_reranker",
     "hookimpl",
     "instrument",
