@@ -108,14 +108,14 @@ def test_cli_traffic_with_ids_only_reads_its_texts_from_an_embedded_qdrant_folde
     out = tmp_path / "student"
     status = main(
         ["distill", "--data", str(captured), "--corpus", f"qdrant:{qdrant_path}", "--collection", "docs",
-         "--make-queries", "sentences", "--teacher", str(models["teacher"]),
+         "--teacher", str(models["teacher"]),
          "--student", str(models["student"]), "--out", str(out), "--candidates", "6", "--max-length", "48",
          "--batch-size", "8", "--eval-fraction", "0.3"]
     )  # fmt: skip
     assert status == 0, capsys.readouterr().err
     report = json.loads((out / REPORT_NAME).read_text())
-    # 11 captures of 10 distinct questions (the repeat merged): 3 held out, 7 trained on, plus 20 made.
-    assert report["queries"] == {"trained": 27, "held_out": 3, "made_from_corpus": 20}
+    # 11 captures of 10 distinct questions (the repeat merged): 3 held out, 7 trained on.
+    assert report["queries"] == {"trained": 7, "held_out": 3, "made_from_corpus": 0}
     assert report["settings"]["collection"] == "docs" and report["settings"]["queries"] == str(captured)
     assert "1 repeated queries merged" in caplog.text
     QdrantClient(path=str(qdrant_path)).close()  # distill closed the folder: it opens again
@@ -287,3 +287,14 @@ def test_queries_file_keeps_traffic_captures_and_drops_candidates_gone_from_the_
     assert [doc_id for doc_id, _ in data.queries[1].candidates] == ["1", "3", "5", "7", "9", "11"]
     assert "1 candidates are no longer in the collection" in caplog.text
     assert "1 of 12 lines were captured on other collections" in caplog.text
+
+
+def test_a_queries_file_may_give_some_queries_their_documents(qdrant_path, tmp_path):
+    rows = [{"query": "what about cats?", "documents": ["cats purr", {"id": "d2", "text": "dogs bark"}]},
+            {"query": "what about keys?"}]  # fmt: skip
+    questions = write_jsonl(tmp_path / "q.jsonl", rows)
+    data = load_source(
+        f"qdrant:{qdrant_path}", queries=questions, options=CollectionOptions("docs"), progress=False
+    )
+    data.close()
+    assert [q.candidates for q in data.queries] == [[("1-0", "cats purr"), ("d2", "dogs bark")], None]

@@ -99,25 +99,34 @@ def _rows(path: Path):
 
 
 def _load_jsonl(path: Path) -> DistillData:
+    return DistillData(_query_rows(path, documents_needed=True))
+
+
+def _query_rows(
+    path: Path, documents_needed: bool, collection: str | None = None, corpus: dict[str, str] | None = None
+) -> list[Query]:
+    """A traffic file's queries (see :func:`_traffic_queries`), or rows of ``{query}`` with their
+    ``documents`` (or ``candidates``), which ``documents_needed`` makes required."""
     if _is_traffic(path):
-        queries = _traffic_queries(path, None, {})
+        queries = _traffic_queries(path, collection, corpus or {})
         _check_queries(queries, str(path))
-        return DistillData(queries)
+        return queries
     queries = []
     for number, row in _rows(path):
         where = f"{path}: line {number}"
         key = "documents" if "documents" in row else "candidates"
-        if "query" not in row or key not in row:
-            raise ConfigError(
-                f"{where}: expected keys 'query' and 'documents' (or 'candidates'), found {sorted(row)}"
-            )
-        docs = row[key]
-        if not isinstance(docs, list) or not docs:
-            raise ConfigError(f"{where}: expected a non-empty list of {key!r}, found {docs!r:.60}")
-        candidates = [_document(item, f"{number}-{index}", where) for index, item in enumerate(docs)]
+        if "query" not in row or (documents_needed and key not in row):
+            wanted = "'query' and 'documents' (or 'candidates')" if documents_needed else "'query'"
+            raise ConfigError(f"{where}: expected keys {wanted}, found {sorted(row)}")
+        candidates = None
+        if key in row:
+            docs = row[key]
+            if not isinstance(docs, list) or not docs:
+                raise ConfigError(f"{where}: expected a non-empty list of {key!r}, found {docs!r:.60}")
+            candidates = [_document(item, f"{number}-{index}", where) for index, item in enumerate(docs)]
         queries.append(Query(str(row.get("id", number)), _query_text(row["query"], where), candidates))
     _check_queries(queries, str(path))
-    return DistillData(queries)
+    return queries
 
 
 def _document(item: object, default_id: str, where: str) -> tuple[str, str]:
@@ -260,38 +269,23 @@ def _traffic_queries(path: Path, collection: str | None, documents: dict[str, st
 def _load_collection(
     source: object, queries: str | Path | None, options: CollectionOptions, progress: bool
 ) -> DistillData:
-    """A collection's texts as the corpus, with its given queries (and their captures) from ``queries``."""
+    """A collection's texts as the corpus, with its given queries (and their candidates) from ``queries``."""
+    if queries is None:
+        raise ConfigError(
+            f"--data {source}: a collection gives documents, not queries; expected --queries FILE (a "
+            'JSONL of {"query"} rows or a captured-traffic file) for the held-out queries '
+            "(queries made from the corpus are never held out)"
+        )
+    if not Path(queries).is_file():
+        raise ConfigError(f"queries {str(queries)!r}: expected a JSONL file, found nothing")
     collection = open_collection(source, options)
     try:
         documents, titles = collection.read(progress)
-        if queries is None:
-            raise ConfigError(
-                f"--data {source}: a collection gives documents, not queries; expected --queries FILE (a "
-                'JSONL of {"query"} rows or a captured-traffic file) for the held-out queries '
-                "(queries made from the corpus are never held out)"
-            )
-        given = _given_queries(Path(queries), options.collection, documents)
+        given = _query_rows(Path(queries), False, options.collection, documents)
     except BaseException:
         collection.close()
         raise
     return DistillData(given, documents, titles, collection=collection)
-
-
-def _given_queries(path: Path, collection: str | None, documents: dict[str, str]) -> list[Query]:
-    """``--queries``: a traffic file (its captures kept) or a JSONL of ``{query}`` rows."""
-    if not path.is_file():
-        raise ConfigError(f"--queries {str(path)!r}: expected a JSONL file, found nothing")
-    if _is_traffic(path):
-        found = _traffic_queries(path, collection, documents)
-    else:
-        found = []
-        for number, row in _rows(path):
-            where = f"{path}: line {number}"
-            if "query" not in row:
-                raise ConfigError(f"{where}: expected a 'query' key, found {sorted(row)}")
-            found.append(Query(str(row.get("id", number)), _query_text(row["query"], where)))
-    _check_queries(found, str(path))
-    return found
 
 
 def first_sentence(text: str) -> str:
