@@ -159,6 +159,17 @@ def test_fetch_objects_pages_in_insertion_order(articles, standin: WeaviateStand
     assert articles.query.fetch_objects(offset=10).objects == []
 
 
+def test_iterator_pages_with_a_cursor(articles, standin: WeaviateStandIn) -> None:
+    seen = len(standin.requests)
+    listed = [o.properties["title"] for o in articles.iterator(cache_size=2)]
+    assert listed == [c[0] for c in CORPUS]
+    cursors = [request.after for request in standin.requests[seen:]]
+    assert cursors[0] == "" and all(cursors[1:]) and len(cursors) == 4  # pages of 2, 2, 1, then none
+    first = articles.query.fetch_objects(limit=1).objects[0].uuid
+    with pytest.raises(WeaviateQueryError, match="cursor \\(after\\) goes with a plain fetch only"):
+        articles.query.fetch_objects(after=first, filters=Filter.by_property("year").greater_than(2000))
+
+
 def test_return_properties(articles) -> None:
     everything = articles.query.fetch_objects(limit=1).objects[0].properties
     assert everything == dict(zip(ALL, CORPUS[0][:4]))

@@ -204,6 +204,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
         teacher=args.teacher,
         student=args.student,
         out=args.out,
+        queries=args.queries,
+        corpus=args.corpus,
+        collection=args.collection,
+        text_field=args.text_field,
+        title_field=args.title_field,
+        vector_name=args.vector_name,
+        query_encoder=args.query_encoder,
         candidates=args.candidates,
         hard=args.hard,
         epochs=args.epochs,
@@ -226,7 +233,32 @@ def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         required=True,
-        help="JSONL of {query, documents}, a BEIR folder, or 'demo' (the demo corpus)",
+        help="JSONL of {query, documents}, a captured-traffic file, a BEIR folder, 'demo' (the demo "
+        "corpus), or a collection: qdrant:PATH (embedded), qdrant:URL, weaviate:URL[?grpc_port=N]",
+    )
+    parser.add_argument(
+        "--queries",
+        help="with a collection: JSONL of {query} rows or a captured-traffic file (the held-out queries)",
+    )
+    parser.add_argument(
+        "--corpus",
+        help="with a traffic file as --data: the collection (qdrant:... or weaviate:...) to read texts from",
+    )
+    parser.add_argument("--collection", help="with a collection source: its name")
+    parser.add_argument(
+        "--text-field", default="text", help="with a collection: the payload key / property of the text"
+    )
+    parser.add_argument(
+        "--title-field",
+        help="with a collection: the payload key / property of a title (for --make-queries titles)",
+    )
+    parser.add_argument(
+        "--vector-name", help="with a collection: the named vector to search, where it has several"
+    )
+    parser.add_argument(
+        "--query-encoder",
+        help="with a collection: the bi-encoder that embedded it (e.g. minilm-bi), to search given queries "
+        "(default: BM25 over its texts)",
     )
     parser.add_argument(
         "--teacher", required=True, help="any vecrank model: alias, folder, hub id, cascade a@30>b, or URL"
@@ -245,7 +277,7 @@ def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--make-queries",
         default="",
-        help="also train on queries made from a BEIR corpus: titles, sentences (first ones), or both",
+        help="also train on queries made from the corpus: titles, sentences (first ones), or both",
     )
     parser.add_argument("--split", default="test", help="BEIR qrels file: qrels/<split>.tsv")
     parser.add_argument("--seed", type=int, default=0, help="random seed (split, candidates, training)")

@@ -56,4 +56,8 @@ def vecrank_capture_redact(record):
 
 @hookspec
 def vecrank_distill_queries(documents, titles):
-    """Return training queries made from a corpus (``{doc_id: text}``, ``{doc_id: title}``) for distill."""
+    """Return training queries made from a corpus (``{doc_id: text}``, ``{doc_id: title}``) for distill.
+
+    Each is a string, or a ``(doc_id, query)`` pair naming the document it was made from (a collection
+    source then searches with that document's stored vector).
+    """

@@ -19,18 +19,6 @@ FAST = {"candidates": 6, "max_length": 48, "batch_size": 8, "progress": False, "
 WORDS = ["cats", "dogs", "keys", "servers", "backups", "tables", "rivers", "bread", "music", "trains"]
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    """A tiny BERT teacher and a differently seeded student."""
-    from vecrank.testing.tiny_models import build_tiny_model
-
-    root = tmp_path_factory.mktemp("distill-models")
-    return {
-        name: build_tiny_model("bert", root / name, seed=seed)
-        for name, seed in (("teacher", 1), ("student", 2))
-    }
-
-
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path

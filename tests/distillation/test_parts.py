@@ -50,7 +50,7 @@ def test_queries_made_from_the_corpus_and_from_a_plugin_hook():
     class Generator:
         @hookimpl
         def vecrank_distill_queries(self, documents, titles):
-            return [f"what is in {doc_id}?" for doc_id in documents]
+            return [("d1", "what is in d1?"), "what is in d2?"]  # a pair names the document it is from
 
     register_plugin(Generator(), name="test-generator")
     try:
@@ -62,6 +62,7 @@ def test_queries_made_from_the_corpus_and_from_a_plugin_hook():
         "Cats purr.", "About dogs", "Dogs bark!", "what is in d1?", "what is in d2?",
     ]  # fmt: skip
     assert all(q.made for q in made)
+    assert [q.origin for q in made] == ["d1", "d2", "d2", "d1", None]
     assert first_sentence("No end here") == "No end here"
     with pytest.raises(ConfigError, match="expected kinds among titles, sentences"):
         make_queries(data, ("questions",))

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .candidates import choose_candidates
+from .candidates import choose_candidates, prepare_search
+from .databases import CollectionOptions
 from .report import compare, format_report, ranking
 from .sources import DistillData, Query, load_source, make_queries
 from .teacher import Teacher
@@ -27,11 +28,18 @@ REPORT_NAME = "distill-report.json"
 
 
 def distill(
-    data: str | Path,
+    data: str | Path | Any,
     teacher: str,
     student: str,
     out: str | Path,
     *,
+    queries: str | Path | None = None,
+    corpus: str | Path | Any = None,
+    collection: str | None = None,
+    text_field: str = "text",
+    title_field: str | None = None,
+    vector_name: str | None = None,
+    query_encoder: str | None = None,
     candidates: int = 64,
     hard: int | None = None,
     epochs: float = 1.0,
@@ -50,6 +58,13 @@ def distill(
 ) -> dict[str, Any]:
     """Train ``student`` to score like ``teacher`` on ``data``; save it to ``out``; return the report.
 
+    ``data`` is a JSONL or captured-traffic file, a BEIR folder, ``demo``, or a collection:
+    ``qdrant:PATH``, ``qdrant:URL``, ``weaviate:URL`` or a connected client, with ``collection``,
+    its ``text_field`` (and ``title_field``, ``vector_name``), and ``queries`` (a JSONL of
+    ``{query}`` rows or a traffic file). ``corpus`` is that collection for a traffic file given as
+    ``data`` (ids-only captures read their texts from it). Queries without candidates are searched
+    in the collection: made ones with their document's vector, given ones with ``query_encoder``'s
+    (a vecrank bi-encoder), or by BM25 over its texts without one.
     ``candidates`` per query are the ``hard`` best first-stage hits (default half) plus medium ones.
     ``make`` lists the kinds of training queries made from a corpus (``titles``, ``sentences``);
     plugins' ``vecrank_distill_queries`` hooks add theirs. ``eval_fraction`` of the given queries
@@ -60,18 +75,29 @@ def distill(
     hard = candidates // 2 if hard is None else hard
     _check_settings(out, teacher, student, candidates, hard, loss, eval_fraction, overwrite)
     check_student(student)
-    source = load_source(data, split)
-    held_out, trained = _split(source, eval_fraction, seed, make)
-    work = out.parent / f".{out.name}.distill-work"
-    scorer = Teacher(teacher, work / "teacher-scores.jsonl", max_length)
-    scorer.check()
-    work.mkdir(parents=True, exist_ok=True)
+    if corpus is not None:
+        if queries is not None:
+            raise ConfigError(
+                "--corpus and --queries: expected one of them (--corpus takes --data's queries)"
+            )
+        data, queries = corpus, data
+    options = CollectionOptions(collection, text_field, title_field, vector_name, query_encoder)
+    source = load_source(data, split, queries, options, progress)
+    try:  # a collection is searched for candidates, then closed (an embedded Qdrant folder is free again)
+        held_out, trained = _split(source, eval_fraction, seed, make)
+        prepare_search(source, trained + held_out)
+        work = out.parent / f".{out.name}.distill-work"
+        scorer = Teacher(teacher, work / "teacher-scores.jsonl", max_length)
+        scorer.check()
+        work.mkdir(parents=True, exist_ok=True)
 
-    every = trained + held_out
-    judged = max(candidates, eval_depth)  # held out: enough candidates for the teacher's top eval_depth
-    judged_hard = round(judged * hard / candidates)
-    groups = [(trained, hard, candidates - hard), (held_out, judged_hard, judged - judged_hard)]
-    chosen = choose_candidates(source, groups, seed, progress)
+        every = trained + held_out
+        judged = max(candidates, eval_depth)  # held out: enough candidates for the teacher's top eval_depth
+        judged_hard = round(judged * hard / candidates)
+        groups = [(trained, hard, candidates - hard), (held_out, judged_hard, judged - judged_hard)]
+        chosen = choose_candidates(source, groups, seed, progress)
+    finally:
+        source.close()
     texts = [[text for _, text in chosen[q.id]] for q in every]
     scores = scorer.score([q.text for q in every], texts, progress)
 
@@ -101,6 +127,10 @@ def distill(
         "batch_size": batch_size, "lr": lr, "loss": loss, "eval_fraction": eval_fraction,
         "eval_depth": eval_depth, "seed": seed,
     }  # fmt: skip
+    if source.collection is not None:
+        report["settings"].update(
+            queries=str(queries), **{k: v for k, v in vars(options).items() if v is not None}
+        )
     (folder / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     _publish(folder, out)
     shutil.rmtree(work, ignore_errors=True)

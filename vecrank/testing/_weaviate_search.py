@@ -31,6 +31,7 @@ _F = base_pb2.Filters
 _COMBINE = base_search_pb2.CombinationMethod
 _BM25_K1, _BM25_B = 1.2, 0.75
 _RANKED_K = 60
+_OPERATORS = ("near_vector", "near_object", "near_text", "bm25_search", "hybrid_search")
 _UNSUPPORTED = {
     "boost": "boost",
     "near_image": "near_image",
@@ -69,7 +70,6 @@ def check_supported(request: search_get_pb2.SearchRequest) -> None:
         )
     flags = {
         "sort_by": bool(request.sort_by),
-        "after (cursor)": bool(request.after),
         "multi-tenancy (tenant)": bool(request.tenant),
         "cross-references": bool(request.properties.ref_properties),
     }
@@ -94,6 +94,8 @@ def search(
 
     A ``group_by`` request gets every ranked hit, unpaged, for :func:`group`.
     """
+    if request.after:
+        return _after_cursor(request, collection, default_limit)
     candidates = [
         obj
         for obj in collection.objects.values()
@@ -104,6 +106,23 @@ def search(
         return hits
     page = hits[request.offset : request.offset + (request.limit or default_limit)]
     return page[: _autocut(page, request.autocut)] if request.autocut > 0 else page
+
+
+def _after_cursor(
+    request: search_get_pb2.SearchRequest, collection: StoredCollection, default_limit: int
+) -> list[ScoredObject]:
+    """A cursor page (``after``, as ``collection.iterator()`` asks): the objects stored after that one.
+
+    Pages follow insertion order, as a plain fetch does (Weaviate itself pages by uuid).
+    """
+    if request.HasField("filters") or any(request.HasField(name) for name in _OPERATORS):
+        raise SearchError(grpc.StatusCode.INVALID_ARGUMENT, "a cursor (after) goes with a plain fetch only")
+    order = list(collection.objects)
+    if request.after.lower() not in collection.objects:
+        raise SearchError(grpc.StatusCode.NOT_FOUND, f"after: no object with id {request.after}")
+    start = order.index(request.after.lower()) + 1
+    page = order[start : start + (request.limit or default_limit)]
+    return [ScoredObject(collection.objects[key]) for key in page]
 
 
 def _rank(

@@ -14,8 +14,9 @@ the prompt it was given (see ``_weaviate_generative``).
 
 ``group_by`` groups every ranked, filtered hit (offset and limit are not applied) by the
 property's value, groups in the order of their best hit. Unsupported request features (rerank,
-generative group_by, sort, cursors, tenants, references, media searches) are answered with gRPC
-``UNIMPLEMENTED``.
+generative group_by, sort, tenants, references, media searches) are answered with gRPC
+``UNIMPLEMENTED``. A cursor (``after``, what ``collection.iterator()`` sends) pages through a plain
+fetch in insertion order.
 
 Example::
 
