@@ -17,10 +17,12 @@ ENGINE_PACKAGES = ("vecrank", "torch", "transformers", "tokenizers", "numpy", "f
 
 
 def machine_info(device: torch.device) -> dict:
-    """CPU model and cores, memory, GPU name, torch threads, load average."""
+    """CPU model, flags and cores, memory, GPU name, torch threads, load average."""
+    cpu = _cpuinfo()
     info = {
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpu.get("model name", platform.processor()),
+        "cpu_flags": cpu.get("flags", ""),
         "cpu_count": os.cpu_count(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "torch_threads": torch.get_num_threads(),
@@ -33,15 +35,19 @@ def machine_info(device: torch.device) -> dict:
     return info
 
 
-def _cpu_model() -> str:
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (``model name``, ``flags``: what lscpu prints); empty elsewhere."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor()
+    return fields
 
 
 def versions(extra: Iterable[str] = ()) -> dict:
