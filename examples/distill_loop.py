@@ -1,8 +1,8 @@
 """The distillation loop, offline: captured traffic -> a student trained on it -> the collection's reranker.
 
 1. An embedded Qdrant folder holds part of the demo corpus with all-MiniLM-L6-v2 vectors.
-2. A traffic file as ``[capture]`` writes it with ``keep_texts = false``: per search, the query
-   and the ids of the hits, in the retriever's order (here one search per demo question).
+2. A wrapped client reranks one search per demo question with ``[capture]`` on and
+   ``keep_texts = false``: the traffic file holds each query and its hits' ids, in the retriever's order.
 3. ``vecrank.distill`` reads those ids' texts from the collection, adds queries made from its
    passages (first sentences, searched with their passage's stored vector), scores the
    candidates with the teacher and trains the student, then compares the two on held-out questions.
@@ -15,7 +15,6 @@ teacher (``bge-base``, an LLM reranker, a cascade) and a small student (``ettin-
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -50,26 +49,25 @@ def build_collection(folder: Path, embed: Embedder) -> tuple[list[str], QdrantCl
     return list(demo.queries.values()), client
 
 
-def write_traffic(path: Path, questions: list[str], client: QdrantClient, embed: Embedder) -> None:
-    """What ``[capture]`` (keep_texts = false) records for one search per question: ids, no texts."""
-    with path.open("w", encoding="utf-8") as file:
-        for question, vector in zip(questions, embed(questions)):
-            hits = client.query_points("docs", query=vector.tolist(), limit=20).points
-            record = {
-                "v": 1, "time": "2025-06-01T09:30:00+00:00", "source": "qdrant", "collection": "docs",
-                "model": "minilm-bi", "query": question,
-                "candidates": [{"id": str(hit.id), "retriever_score": hit.score, "rerank_score": None}
-                               for hit in hits],
-            }  # fmt: skip
-            file.write(json.dumps(record) + "\n")
+def capture_traffic(path: Path, questions: list[str], folder: Path, embed: Embedder) -> None:
+    """One reranked search per question through a wrapped client, recorded by ``[capture]``: ids, no texts."""
+    config = {
+        "capture": {"enabled": True, "path": str(path), "keep_texts": False},
+        "collections": {"docs": {"model": "minilm-bi", "candidates": 20}},
+    }
+    client = vecrank.wrap(QdrantClient(path=str(folder)), config=config)
+    for question, vector in zip(questions, embed(questions)):
+        client.query_points("docs", query=vector.tolist(), limit=5, rerank_query=question)
+    client.close()
+    vecrank.flush_capture()  # the writer thread has written every record
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work, embed = Path(tmp), minilm_embedder()
         questions, client = build_collection(work / "qdrant-db", embed)
-        write_traffic(work / "traffic.jsonl", questions, client, embed)
         client.close()  # an embedded folder is opened by one client at a time
+        capture_traffic(work / "traffic.jsonl", questions, work / "qdrant-db", embed)
         print("The student is a tiny random BERT here, so its scores and order mean little.")
         student = str(build_tiny_model("bert", work / "tiny-bert"))
 
