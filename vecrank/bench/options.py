@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--peers",
         default=None,
         metavar="RUNTIMES",
-        help="CPU: vecrank's tiers beside peer runtimes (onnxruntime,openvino; pip install "
+        help="CPU: vecrank's tiers beside peer runtimes (onnxruntime,openvino, with NNCF's int8; pip install "
         "'vecrank[bench-peers]') and sentence-transformers fp32 (writes benchmarks/results/peers_cpu.json)",
     )
     parser.add_argument(

@@ -5,7 +5,10 @@ int8-per-token and the tier ``precision="fast"`` picks here, and each peer of
 :mod:`vecrank.bench.peers`, timed interleaved. Each gets pairs/s, its ratio to
 sentence-transformers fp32 and to vecrank's fastest tier, and its agreement with
 sentence-transformers fp32: max |diff|, and on real weights (the ``minilm-l6`` shape is the real
-all-MiniLM-L6-v2 body) the mean per-query top-10 overlap and Kendall tau.
+all-MiniLM-L6-v2 body) the mean per-query top-10 overlap and Kendall tau. NNCF's
+post-training quantisation calibrates on ``CALIBRATION_PAIRS`` pairs drawn with the next seed,
+none of them timed. Each shape ends with where the time goes (:mod:`vecrank.bench.breakdown`)
+for vecrank's fastest tier and the fastest peer.
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ import numpy as np
 
 from ..core import CrossEncoderReranker, cpu
 from . import measure
+from .breakdown import CATEGORIES, peer_breakdown, vecrank_breakdown
 from .environment import machine_info, versions
 from .int8 import kendall_tau, top_overlap
 from .models import build_minilm_cross_encoder, build_model
 from .pairs import PairSet, make_pairs, token_length_stats
-from .peers import PEER_PRECISIONS, RUNTIMES, build_peers, parse_peers
+from .peers import PEER_PRECISIONS, RUNTIMES, Peer, build_peers, parse_peers
 from .shapes import MODEL_NAMES
 
 VECRANK_TIERS = (cpu.FLOAT32, cpu.BFLOAT16, cpu.INT8, cpu.INT8_PER_TOKEN)
 REAL_WEIGHTS = "minilm-l6"
 QUALITY_KEYS = ("max_abs_diff", "top10_overlap", "kendall_tau")
+CALIBRATION_PAIRS = 300
 PRECISION_CLASSES = {
     "st-fp32": "exact",
     **{
@@ -44,7 +49,12 @@ PRECISION_CLASSES = {
 
 
 def peers_throughput(
-    name: str, folder: Path, pair_set: PairSet, args: argparse.Namespace, runtimes: list[str]
+    name: str,
+    folder: Path,
+    pair_set: PairSet,
+    args: argparse.Namespace,
+    runtimes: list[str],
+    calibration: PairSet,
 ) -> dict:
     """Pairs/s and agreement of sentence-transformers fp32, vecrank's tiers and the peers on one shape."""
     from sentence_transformers import CrossEncoder
@@ -66,7 +76,9 @@ def peers_throughput(
                 str(model), device="cpu", dtype=tier, max_length=args.max_length, cpu_workers=args.cpu_workers
             )
             calls[f"vecrank-{tier}"], built[f"vecrank-{tier}"] = reranker.predict, repr(reranker)
-    peers, failed = build_peers(runtimes, model, folder / "peers", args.max_length, os.cpu_count())
+    peers, failed = build_peers(
+        runtimes, model, folder / "peers", args.max_length, os.cpu_count(), calibration.pairs
+    )
     for peer in peers:
         calls[peer.name], built[peer.name] = peer.predict, peer.built
     pairs = pair_set.pairs
@@ -99,7 +111,27 @@ def peers_throughput(
         "vecrank_best_tier": best_tier,
         "precision_fast_picks": fast,
         "peers_not_run": failed,
+        "time_breakdown": time_breakdown(model, best_tier, peers, rates, pairs, args.max_length),
     }
+
+
+def time_breakdown(
+    model: Path, best_tier: str, peers: list[Peer], rates: dict[str, float], pairs: list, max_length: int
+) -> dict:
+    """Where the time goes, on one thread, for vecrank's fastest tier and the fastest peer."""
+    runs = {
+        best_tier: lambda: vecrank_breakdown(model, best_tier.removeprefix("vecrank-"), pairs, max_length)
+    }
+    if peers:
+        best_peer = max(peers, key=lambda peer: rates[peer.name])
+        runs[best_peer.name] = lambda: peer_breakdown(best_peer, pairs)
+    found = {}
+    for engine, run in runs.items():
+        try:
+            found[engine] = run()
+        except Exception as error:  # a profiler that fails is reported; the rates stand
+            found[engine] = {"error": f"{type(error).__name__}: {error}"}
+    return found
 
 
 def agreement(scores: np.ndarray, reference: np.ndarray, pair_set: PairSet, *, real_weights: bool) -> dict:
@@ -141,19 +173,26 @@ def run_peers(
         )
         return 2
     pair_set = make_pairs(tokenizer, args.pairs, max_length=args.max_length, seed=args.seed)
+    calibration = make_pairs(tokenizer, CALIBRATION_PAIRS, max_length=args.max_length, seed=args.seed + 1)
     report = {
         "command": command,
         "machine": machine_info(torch.device("cpu")),
         "device": "cpu",
         "cpu_tiers": cpu.describe(cpu.detect()),
-        "versions": versions(["sentence-transformers", *RUNTIMES.values()]),
+        "versions": versions(["sentence-transformers", *RUNTIMES.values(), "nncf"]),
+        "ranking_agreement": (
+            f"top-10 overlap and Kendall tau on {REAL_WEIGHTS} (real weights) only"
+            if REAL_WEIGHTS in names
+            else f"not measured: add {REAL_WEIGHTS} (real weights) to --models"
+        ),
+        "calibration": f"{CALIBRATION_PAIRS} pairs drawn with seed {args.seed + 1}, none of them timed",
         "pairs": token_length_stats(tokenizer, pair_set.pairs, args.max_length),
         "models": {},
     }
     path = Path(args.out or "benchmarks/results/peers_cpu.json")
     with tempfile.TemporaryDirectory(prefix="vecrank-peers-") as folder:
         for name in names:
-            result = peers_throughput(name, Path(folder) / name, pair_set, args, runtimes)
+            result = peers_throughput(name, Path(folder) / name, pair_set, args, runtimes, calibration)
             report["models"][name] = result
             for engine, row in result["engines"].items():
                 quality = ", ".join(f"{key} {value}" for key, value in row.items() if key in QUALITY_KEYS)
@@ -163,8 +202,14 @@ def run_peers(
                     f"{row['ratio_to_vecrank_best']:>5.2f}x vecrank best  {quality}",
                     flush=True,
                 )
-            for runtime, reason in result["peers_not_run"].items():
-                print(f"{name:<10} {runtime:<24} not run: {reason}", flush=True)
+            for engine, reason in result["peers_not_run"].items():
+                print(f"{name:<10} {engine:<24} not run: {reason}", flush=True)
+            for engine, found in result["time_breakdown"].items():
+                shares = found.get("error") or ", ".join(
+                    f"{category} {found['share'][category]:.0%} ({found['ms'][category]:.0f} ms)"
+                    for category in CATEGORIES
+                )
+                print(f"{name:<10} {engine:<24} one thread: {shares}", flush=True)
             write_results(path, report)
     print(f"wrote {path}")
     return 0
