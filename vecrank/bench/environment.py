@@ -36,7 +36,7 @@ def machine_info(device: torch.device) -> dict:
 
 
 def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (``model name``, ``flags``: what lscpu prints); empty elsewhere."""
+    """The first processor's /proc/cpuinfo fields (``model name``, ``flags`` as lscpu prints them)."""
     fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as handle:
