@@ -20,7 +20,7 @@ The server runs in its own process (a MiniLM-L6-shaped model with random weights
 settings recorded in the JSON; the clients run here. Each stage prints a progress line every 15 s and
 its wall and server CPU seconds when done; a stage past --stage-limit seconds ends the audit with an error.
 
-    python benchmarks/serve_audit.py                       # the full audit (about 8 min on 2 cores)
+    python benchmarks/serve_audit.py                       # the full audit (about 5 min on 2 quiet cores)
     python benchmarks/serve_audit.py --small --out /tmp/a.json   # a quick check of the script
 """
 
@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-documents", type=int, default=10_000, help="documents of the maximal request")
     parser.add_argument("--document-chars", type=int, default=6_500)
     parser.add_argument(
-        "--scoring-seconds", type=float, default=20, help="how long the maximal request is scored"
+        "--scoring-seconds", type=float, default=30, help="how long the maximal request is scored"
     )
     parser.add_argument("--load-chars", type=int, default=600, help="longest document of the load requests")
     parser.add_argument("--slow", type=int, default=150, help="half-header and trickling connections, each")
