@@ -70,6 +70,14 @@ def test_check_runs_on_cpu_with_only_what_the_gpu_machine_has(tmp_path):
     assert all(row["same_order"] for row in weaviate["agreement"].values())
     throughput = json.loads((out / "throughput_cpu.json").read_text())
     assert [stage["keep"] for stage in throughput["models"]["tiny@10>tiny"]["stages"]] == [10, None]
+    llm = report["stages"]["llm:tiny"]  # the yes/no reranker benchmark, two queries of 32
+    assert llm["pairs"] == 64 and llm["candidates_per_query"] == 32 and llm["dtype"] == "float32"
+    assert set(llm["pairs_per_s"]) == {"st", "vecrank", "vecrank_prefix_reuse"}
+    assert llm["ratio"] > 0 and llm["ratio_prefix_reuse"] > 0
+    assert 100 < llm["median_tokens_per_pair"] < 300 and "attention='causal" in llm["engine"]
+    assert max(llm["max_abs_diff"].values()) <= 1e-4  # fp32 on CPU: the parity tolerance
+    rows = json.loads((out / "llm_reranker_cpu.json").read_text())["models"]
+    assert rows["tiny"]["pairs_per_s"] == llm["pairs_per_s"]
     assert not list(out.glob("*.partial"))
 
 
@@ -147,6 +155,9 @@ def test_stages_past_the_budget_are_skipped_by_their_size():
     assert plan.estimate("150m") == pytest.approx(2 * check.prior_seconds("150m"))
     now = 100.0 - 2 * check.prior_seconds("150m")
     assert plan.fits("150m", now=now) and not plan.fits("1b", now=now)
+    # The Qwen3-Reranker-0.6B shape: 596M parameters, three engines on ~260-token pairs, about two minutes.
+    assert check.parameter_count("llm:qwen3-reranker-0.6b") == 595_776_512
+    assert check.prior_seconds("1b") < check.prior_seconds("llm:qwen3-reranker-0.6b") < 150
 
 
 def test_the_output_folder_and_stages_are_checked_first(tmp_path, capsys):
@@ -155,6 +166,8 @@ def test_the_output_folder_and_stages_are_checked_first(tmp_path, capsys):
     assert "--out-dir" in capsys.readouterr().err
     assert check.main(["--cpu", "--out-dir", str(tmp_path), "--stages", "17m,2b"]) == 2
     assert "unknown model '2b'" in capsys.readouterr().err
+    assert check.main(["--cpu", "--out-dir", str(tmp_path), "--stages", "tiny,llm:qwen9"]) == 2
+    assert "unknown yes/no reranker shape in 'llm:qwen9'" in capsys.readouterr().err
 
 
 def test_bench_check_runs_offline(monkeypatch):

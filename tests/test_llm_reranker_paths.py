@@ -4,6 +4,10 @@ instruction, and the remote scorer that calls it."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import httpx
 import numpy as np
 import pytest
@@ -127,6 +131,23 @@ def test_serve_takes_an_instruction_per_request(served, engine):
     refused = post(served, "/rerank", {**body, "model": "bert"})
     assert refused.status_code == 409
     assert "takes no instruction" in refused.json()["error"]
+
+
+def test_a_server_started_in_a_fresh_process_loads_the_templates(qwen3, engine):
+    """A program (or a Ray replica) that starts the server has loaded no plugin: the service loads them."""
+    script = (
+        "import sys, json\n"
+        "from vecrank.server import ServerSettings\n"
+        "from vecrank.server.service import RerankService\n"
+        "service = RerankService.load(ServerSettings(models={'qwen': sys.argv[1]}))\n"
+        "pairs = [(sys.argv[2], text) for text in json.loads(sys.argv[3])]\n"
+        "print(json.dumps(service.reranker('qwen').predict(pairs).tolist()))\n"
+    )
+    command = [sys.executable, "-c", script, qwen3, QUERY, json.dumps(TEXTS)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    scores = json.loads(finished.stdout.splitlines()[-1])
+    np.testing.assert_allclose(scores, engine.predict([(QUERY, text) for text in TEXTS]), atol=1e-5)
 
 
 def test_remote_scorer_sends_the_collection_instruction(served, qdrant, engine):

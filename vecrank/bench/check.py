@@ -13,9 +13,12 @@ Stages, most important first:
    way, with vecrank's fp32 padded path on CPU as the reference.
 2. Throughput (:mod:`vecrank.bench.run`) on the Ettin 17m, 150m and 1b shapes, merged into
    ``DIR/throughput_<device>.json`` model by model.
-3. The Weaviate-module load shape on MiniLM-L6 (:mod:`vecrank.bench.weaviate_load`).
-4. The cascades ``17m@20>150m`` and ``17m@30>1b``, on the models already built.
-5. The other shapes: MiniLM-L6, 32m, 68m, 400m.
+3. The Qwen3-Reranker-0.6B shape (:mod:`vecrank.bench.llm`): vecrank bf16 without and with prefix
+   reuse against sentence-transformers bf16, 32 candidates a query, merged into
+   ``DIR/llm_reranker_<device>.json``.
+4. The Weaviate-module load shape on MiniLM-L6 (:mod:`vecrank.bench.weaviate_load`).
+5. The cascades ``17m@20>150m`` and ``17m@30>1b``, on the models already built.
+6. The other shapes: MiniLM-L6, 32m, 68m, 400m.
 
 Each model is built once, on the device, and reused. ``DIR/check_<device>.json`` is rewritten
 after every stage, so a run cut short keeps what it measured. A stage starts only if its
@@ -44,16 +47,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..cascade import parse_stages
 from ..core import CrossEncoderReranker
 from ..core.loading import pick_device, pick_dtype
-from ..errors import ModelError, VecrankError
+from ..errors import ConfigError, ModelError, VecrankError
 from ..testing.tiny_llm_rerankers import build_tiny_llm_reranker
 from ..testing.tiny_models import ARCHITECTURES, MODERNBERT_LOCAL_ATTENTION, build_jinabert, build_tiny_model
 from . import options
 from .environment import machine_info, versions
+from .llm import LLM_SHAPES, llm_config
 from .measure import score_agreement
 from .models import bert_tokenizer_path, model_config
 from .pairs import PairSet, make_pairs
@@ -62,10 +66,12 @@ from .run import main as run_benchmark
 from .weaviate_load import DOCUMENTS_PER_REQUEST, weaviate_module_load
 
 WEAVIATE = "weaviate:"  # a stage name prefix: the Weaviate-module load shape on that model
+LLM = "llm:"  # a stage name prefix: the yes/no reranker benchmark on that shape of vecrank.bench.llm
 GPU_STAGES = (
     "17m",
     "150m",
     "1b",
+    f"{LLM}qwen3-reranker-0.6b",
     f"{WEAVIATE}minilm-l6",
     "17m@20>150m",
     "17m@30>1b",
@@ -74,13 +80,17 @@ GPU_STAGES = (
     "68m",
     "400m",
 )
-CPU_STAGES = ("tiny", f"{WEAVIATE}tiny", "tiny@10>tiny")
+CPU_STAGES = ("tiny", f"{WEAVIATE}tiny", "tiny@10>tiny", f"{LLM}tiny")
 # Fits 8 minutes on an H100 with the machine's start and the final write around it.
 DEFAULT_BUDGET_S = 420.0
 # Expected seconds of a throughput stage on an H100 (build, two loads, timed runs at 3,000 pairs):
 # a fixed part, and a part that grows with the parameters each pair goes through.
 STAGE_FIXED_S = 8.0
 STAGE_S_PER_PARAMETER = 8e-8
+# A yes/no reranker stage does 2.5 times that work per parameter: three engines instead of two, on
+# pairs of ~260 tokens instead of ~155. The Qwen3-Reranker-0.6B shape (596M parameters with its tied
+# embeddings; a 2.4 GB fp32 folder written once and loaded three times) comes to ~130 s.
+LLM_STAGE_S_PER_PARAMETER = 2.5 * STAGE_S_PER_PARAMETER
 WEAVIATE_CONCURRENT = 8
 FP32_TOLERANCE = 1e-4
 BF16_TOLERANCE = 5e-2
@@ -130,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         device = pick_device("cpu" if args.cpu else "cuda")
         stages = args.stages.split(",") if args.stages else (CPU_STAGES if args.cpu else GPU_STAGES)
         for name in stages:
-            shapes_of(name.removeprefix(WEAVIATE))
+            check_stage_name(name)
     except VecrankError as error:
         hint = " (use --cpu to run the check on CPU)" if isinstance(error, ModelError) else ""
         print(f"gpu_check: {error}{hint}", file=sys.stderr)
@@ -235,25 +245,44 @@ class StagePlan:
         self.seconds_so_far += seconds
 
 
+def check_stage_name(name: str) -> None:
+    """A ``ConfigError`` for a stage naming a shape the benchmarks do not have."""
+    if name.startswith(LLM):
+        if name.removeprefix(LLM) not in LLM_SHAPES:
+            shapes = ", ".join(LLM_SHAPES)
+            raise ConfigError(f"unknown yes/no reranker shape in {name!r}; choose from {shapes}")
+        return
+    shapes_of(name.removeprefix(WEAVIATE))
+
+
 def prior_seconds(name: str) -> float:
     """Seconds a stage is expected to take on an H100, from the parameters its pairs go through."""
+    if name.startswith(LLM):
+        return STAGE_FIXED_S + LLM_STAGE_S_PER_PARAMETER * parameter_count(name)
     shapes = [shape for shape, _ in parse_stages(name.removeprefix(WEAVIATE))]
     return STAGE_FIXED_S + STAGE_S_PER_PARAMETER * sum(map(parameter_count, shapes))
 
 
 @functools.cache
 def parameter_count(shape: str) -> int:
-    """Parameters of a benchmark shape, counted on the meta device (nothing is allocated)."""
+    """Parameters of a benchmark shape (``llm:`` + a yes/no reranker shape, tied embeddings counted once),
+    counted on the meta device (nothing is allocated)."""
     with torch.device("meta"):
-        model = AutoModelForSequenceClassification.from_config(model_config(shape))
+        if shape.startswith(LLM):
+            model = AutoModelForCausalLM.from_config(llm_config(shape.removeprefix(LLM)))
+        else:
+            model = AutoModelForSequenceClassification.from_config(model_config(shape))
     return sum(parameter.numel() for parameter in model.parameters())
 
 
 def throughput_stage(
     name: str, device: torch.device, args: argparse.Namespace, out_dir: Path, models: Path
 ) -> dict:
-    """One stage: the throughput benchmark on a model or cascade, or the Weaviate-module load shape."""
+    """One stage: the throughput benchmark on a model or cascade, the Weaviate-module load shape, or the
+    yes/no reranker benchmark."""
     pairs = args.pairs or (100 if args.cpu else 3000)
+    if name.startswith(LLM):
+        return llm_stage(name.removeprefix(LLM), pairs, device, args, out_dir)
     sizes = ["--max-length", "128", "--repeats", "1", "--latency-queries", "1"] if args.cpu else []
     common = ["--device", device.type, "--models-dir", str(models), *sizes]
     if name.startswith(WEAVIATE):
@@ -273,6 +302,30 @@ def throughput_stage(
         "peak_over_start_mb": {"vecrank": ours["peak_over_start_mb"], "st": st["peak_over_start_mb"]},
         "max_abs_diff": row["agreement"]["max_abs_diff"],
         "same_order": row["agreement"]["same_order"],
+    }
+
+
+def llm_stage(shape: str, pairs: int, device: torch.device, args: argparse.Namespace, out_dir: Path) -> dict:
+    """``vecrank bench --llm shape`` on the device (bf16 on CUDA, both engines), its row in the report."""
+    path = out_dir / f"llm_reranker_{device.type}.json"
+    repeats = ["--repeats", "1"] if args.cpu else []
+    command = ["--llm", shape, "--device", device.type, "--pairs", str(pairs), *repeats, "--out", str(path)]
+    status = run_benchmark(command)
+    if status != 0:
+        return {"failed": f"the benchmark exited with status {status}"}
+    report = json.loads(path.read_text())
+    row = report["models"][shape]
+    return {
+        "dtype": report["dtype"],
+        "engine": row["engine"],
+        "pairs": row["pairs"],
+        "candidates_per_query": row["candidates_per_query"],
+        "median_tokens_per_pair": row["median_tokens_per_pair"],
+        "pairs_per_s": row["pairs_per_s"],
+        "ratio": row["ratio_vs_st"],
+        "ratio_prefix_reuse": row["ratio_prefix_reuse_vs_st"],
+        "peak_over_start_mb": row["peak_over_start_mb"],
+        "max_abs_diff": row["max_abs_diff_vs_st"],
     }
 
 

@@ -55,18 +55,22 @@ DOCUMENT_TOKENS = (100, 200)  # uniform: about 150 tokens a document
 ENGINES = ("st", "vecrank", "vecrank_prefix_reuse")
 
 
+def llm_config(name: str, **tokens: int | None) -> Qwen3Config:
+    """The Qwen3 config of shape ``name`` (tied embeddings); ``tokens``: its pad and eos token ids."""
+    shape = LLM_SHAPES[name]
+    return Qwen3Config(
+        **{key: value for key, value in shape.items() if key != "rope_theta"},
+        rope_parameters={"rope_type": "default", "rope_theta": shape["rope_theta"]},
+        tie_word_embeddings=True,
+        **tokens,
+    )
+
+
 def build_llm_model(name: str, folder: Path, seed: int = 0) -> Path:
     """A random-weight Qwen3 causal LM of shape ``name`` with the test tokenizer and its chat template."""
     tokenizer_folder = build_tiny_llm_reranker("qwen3", folder / "tokenizer", seed=seed)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
-    shape = LLM_SHAPES[name]
-    config = Qwen3Config(
-        **{key: value for key, value in shape.items() if key != "rope_theta"},
-        rope_parameters={"rope_type": "default", "rope_theta": shape["rope_theta"]},
-        tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    config = llm_config(name, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config).eval()
     model.config.architectures = [type(model).__name__]

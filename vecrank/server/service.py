@@ -13,6 +13,7 @@ from ..core.cache import get_reranker
 from ..core.reranker import CrossEncoderReranker
 from ..core.yes_no import check_instruction
 from ..errors import ConfigError, ModelError
+from ..plugins import get_plugin_manager
 from .batcher import Batcher
 from .errors import ApiError
 from .metrics import Metrics
@@ -52,7 +53,12 @@ class RerankService:
     def load(
         cls, settings: ServerSettings, loaded: Mapping[str, CrossEncoderReranker] | None = None
     ) -> RerankService:
-        """Load every configured model once (``loaded`` supplies ready ones by model name)."""
+        """Load every configured model once (``loaded`` supplies ready ones by model name).
+
+        The plugins are loaded first: their prompt templates are how a yes/no reranker loads (a Ray
+        replica's process, or a program that starts the server, has loaded nothing else).
+        """
+        get_plugin_manager()
         rerankers = dict(loaded or {})
         for name in dict.fromkeys(settings.models.values()):
             if name not in rerankers:
