@@ -1,4 +1,5 @@
-"""``vecrank serve --ray`` on one local Ray instance: 2 CPU replicas of the tiny model behind the HTTP app.
+"""``vecrank serve --ray`` on one local Ray instance: 2 CPU replicas of the tiny model behind the HTTP app
+(and one of a tiny Qwen3-Reranker-layout yes/no reranker, for the per-request instruction).
 
 One Ray and one Serve application are shared by every test of the module (a local Ray takes ~10 s to
 start on a loaded 2-core machine, the replicas as long again); the tests run in file order, the
@@ -15,8 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from server_helpers import API_KEY, AUTH, DOCUMENTS, QUERIES
+
+import vecrank
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
@@ -33,6 +37,7 @@ TEXTS = [text for text in DOCUMENTS if text]
 HEAVY = [f"the river runs through the city {number} " * 40 for number in range(64)]
 LOAD_REQUESTS = 80
 LOAD_THREADS = 8
+INSTRUCTION = "Given a question about a city, find the passage that names it"
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +65,19 @@ def expected(long_model: str) -> dict[tuple[str, str], float]:
 
 
 @pytest.fixture(scope="module")
-def ray_settings(long_model: str) -> ServerSettings:
+def qwen3(tiny_llm_rerankers: dict[str, Path]) -> str:
+    return str(tiny_llm_rerankers["qwen3"])
+
+
+@pytest.fixture(scope="module")
+def ray_settings(long_model: str, qwen3: str) -> ServerSettings:
     replicas = RayDeployment(num_replicas=2, num_cpus=1, max_ongoing_requests=32)
     return ServerSettings(
-        models={"tiny": long_model, "rerank-v3.5": long_model},
+        models={"tiny": long_model, "rerank-v3.5": long_model, "qwen": qwen3},
         port=0,
         api_key=API_KEY,
         max_documents=64,
-        ray=RayConfig(defaults=replicas, ingress_cpus=0.5),
+        ray=RayConfig(defaults=replicas, models={qwen3: {"num_replicas": 1}}, ingress_cpus=0.5),
     )
 
 
@@ -83,11 +93,11 @@ def http(ray_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def _replica_counts(http: httpx.Client) -> tuple[dict[str, float], float]:
-    """Scoring calls answered per replica, and calls sent again, from the ingress's /metrics."""
+def _replica_counts(http: httpx.Client, model: str) -> tuple[dict[str, float], float]:
+    """Scoring calls answered per replica of ``model``, and calls sent again, from the ingress's /metrics."""
     answered, retried = {}, 0.0
     for line in http.get("/metrics").text.splitlines():
-        if line.startswith("vecrank_replica_requests_total{"):
+        if line.startswith("vecrank_replica_requests_total{") and f'model="{model}"' in line:
             replica = line.split('replica="')[1].split('"')[0]
             answered[replica] = float(line.rsplit(" ", 1)[1])
         elif line.startswith("vecrank_replica_retries_total{"):
@@ -127,17 +137,43 @@ def test_same_protocols_validation_and_errors(http: httpx.Client, ray_url: str) 
     assert meta["model"]["model_type"] == "bert" and "tiny" in meta["vecrank"]["models"]
 
 
+def test_a_yes_no_reranker_takes_the_instruction_of_each_request(http: httpx.Client, qwen3: str) -> None:
+    """Requests with and without an instruction, sent together to one replica, each scored with its own."""
+    engine = vecrank.get_reranker(qwen3)  # vecrank's: it loads the plugins, whose template the model needs
+    pairs = [(QUERIES[1], text) for text in TEXTS]
+    expected = {INSTRUCTION: engine.predict(pairs, instruction=INSTRUCTION), None: engine.predict(pairs)}
+    assert not np.allclose(expected[INSTRUCTION], expected[None], atol=1e-3)
+
+    def scores(instruction: str | None) -> list[float]:
+        asked = {} if instruction is None else {"instruction": instruction}
+        body = {"model": "qwen", "query": QUERIES[1], "texts": TEXTS, "raw_scores": True, **asked}
+        answer = http.post("/rerank", json=body)
+        assert answer.status_code == 200, answer.text
+        by_index = {item["index"]: item["score"] for item in answer.json()}
+        return [by_index[i] for i in range(len(TEXTS))]
+
+    asked = [INSTRUCTION, None] * 3
+    with ThreadPoolExecutor(len(asked)) as pool:
+        for instruction, answer in zip(asked, pool.map(scores, asked)):
+            assert answer == pytest.approx(expected[instruction].tolist(), abs=1e-5)
+    refused = http.post(
+        "/rerank", json={"model": "tiny", "query": "q", "texts": ["a"], "instruction": INSTRUCTION}
+    )
+    assert refused.status_code == 409
+    assert "takes no instruction" in refused.json()["error"]
+
+
 def _post(url: str, number: int, query: str | None = None) -> int:
     """One scoring request of the load (``query`` instead of the load's own); its HTTP status."""
     body = {"query": query or QUERIES[number % len(QUERIES)], "texts": HEAVY, "raw_scores": True}
     return httpx.post(f"{url}/rerank", json=body, headers=AUTH, timeout=60).status_code
 
 
-def test_requests_spread_over_both_replicas(http: httpx.Client, ray_url: str) -> None:
-    before, _ = _replica_counts(http)
+def test_requests_spread_over_both_replicas(http: httpx.Client, ray_url: str, long_model: str) -> None:
+    before, _ = _replica_counts(http, long_model)
     with ThreadPoolExecutor(LOAD_THREADS) as pool:
         statuses = list(pool.map(lambda n: _post(ray_url, n), range(40)))
-    after, _ = _replica_counts(http)
+    after, _ = _replica_counts(http, long_model)
     served = {replica: after[replica] - before.get(replica, 0) for replica in after}
     assert statuses == [200] * 40
     assert len(served) == 2 and all(count > 0 for count in served.values()), served
@@ -149,12 +185,15 @@ def _serve_actors(kind: str) -> list[dict[str, str]]:
 
 
 def _model_replicas() -> list[dict[str, str]]:
-    return [a for a in _serve_actors("SERVE_REPLICA::") if "#model-" in a["name"]]
+    """The replicas of the tiny model (the first model: deployment ``model-0-...``)."""
+    return [a for a in _serve_actors("SERVE_REPLICA::") if "#model-0-" in a["name"]]
 
 
-def test_killing_a_replica_mid_load_loses_no_request(http: httpx.Client, ray_url: str) -> None:
+def test_killing_a_replica_mid_load_loses_no_request(
+    http: httpx.Client, ray_url: str, long_model: str
+) -> None:
     """The kill lands mid-request by construction: the victim holds a request until it dies."""
-    _, retried_before = _replica_counts(http)
+    _, retried_before = _replica_counts(http, long_model)
     assert len(_model_replicas()) == 2
     gate = open_gate()
     outcomes: dict[str, int] = {"answered": 0, "failed": 0, "lost": 0}
@@ -174,7 +213,7 @@ def test_killing_a_replica_mid_load_loses_no_request(http: httpx.Client, ray_url
             outcome = future.result(timeout=120)
             outcomes[outcome] += 1
     ray.kill(gate)
-    _, retried_after = _replica_counts(http)
+    _, retried_after = _replica_counts(http, long_model)
     retried = retried_after - retried_before
     print(f"replica killed mid-load: {outcomes}, retried {retried:g}")
     assert outcomes == {"answered": LOAD_REQUESTS + 1, "failed": 0, "lost": 0}

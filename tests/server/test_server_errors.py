@@ -131,3 +131,15 @@ def test_server_keeps_serving_after_bad_requests(client: httpx.Client, expected:
     ranks = client.post("/rerank", json={"query": QUERY, "texts": DOCUMENTS, "raw_scores": True}).json()
     for rank in ranks:
         assert rank["score"] == pytest.approx(expected[(QUERY, DOCUMENTS[rank["index"]])], abs=1e-5)
+
+
+def test_errors_keep_their_status_through_pickle() -> None:
+    """How a Ray replica's refusal reaches the ingress: the 409 stays a 409, not the ingress's 500."""
+    import pickle
+
+    from vecrank.server.errors import ApiError, Overloaded, Unavailable
+
+    for error in (ApiError(409, "`instruction`: no", "conflict"), Overloaded("full"), Unavailable()):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        assert vars(copy) == vars(error)

@@ -22,6 +22,19 @@ class ApiError(Exception):
         self.kind = kind
         self.headers = headers
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its fields: a Ray replica's refusal reaches the ingress with its status (``args``
+        holds the message alone, which is not what ``__init__`` takes)."""
+        return _rebuild, (type(self), self.status, self.message, self.kind, self.headers)
+
+
+def _rebuild(
+    cls: type[ApiError], status: int, message: str, kind: str, headers: dict[str, str] | None
+) -> ApiError:
+    error = Exception.__new__(cls)
+    ApiError.__init__(error, status, message, kind, headers)
+    return error
+
 
 class Overloaded(ApiError):
     """The queue of pairs waiting for the engine is full."""
