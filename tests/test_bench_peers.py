@@ -180,6 +180,7 @@ def test_peers_mode_writes_every_engine_with_its_ratios(tmp_path, capsys):
     engines = result["engines"]
     assert set(engines) == {
         "st-fp32",
+        "st-bf16",
         "vecrank-float32",
         "vecrank-bfloat16",
         "vecrank-int8",
@@ -193,6 +194,7 @@ def test_peers_mode_writes_every_engine_with_its_ratios(tmp_path, capsys):
         engines["onnxruntime-fp32"]["max_abs_diff"] < 1e-4
         and engines["onnxruntime-fp32"]["precision_class"] == "exact"
     )
+    assert engines["st-bf16"]["precision_class"] == "bf16" and engines["st-bf16"]["max_abs_diff"] < 0.1
     assert "top10_overlap" not in engines["vecrank-int8"]  # random weights: no ranking agreement claimed
     assert report["ranking_agreement"] == "not measured: add minilm-l6 (real weights) to --models"
     fastest_peer = max(("onnxruntime-fp32", "onnxruntime-int8"), key=lambda e: engines[e]["pairs_per_s"])

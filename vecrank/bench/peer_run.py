@@ -1,6 +1,6 @@
 """``vecrank bench --peers``: vecrank's CPU tiers and peer runtimes side by side, in one run.
 
-Per shape: sentence-transformers fp32 (the baseline), vecrank at fp32, bfloat16, int8,
+Per shape: sentence-transformers fp32 (the baseline) and bf16, vecrank at fp32, bfloat16, int8,
 int8-per-token and the tier ``precision="fast"`` picks here, and each peer of
 :mod:`vecrank.bench.peers`, timed interleaved. Each gets pairs/s, its ratio to
 sentence-transformers fp32 and to vecrank's fastest tier, and its agreement with
@@ -40,6 +40,7 @@ QUALITY_KEYS = ("max_abs_diff", "top10_overlap", "kendall_tau")
 CALIBRATION_PAIRS = 300
 PRECISION_CLASSES = {
     "st-fp32": "exact",
+    "st-bf16": "bf16",
     **{
         f"vecrank-{tier}": "exact" if tier == cpu.FLOAT32 else "bf16" if tier == cpu.BFLOAT16 else "int8"
         for tier in VECRANK_TIERS
@@ -57,6 +58,7 @@ def peers_throughput(
     calibration: PairSet,
 ) -> dict:
     """Pairs/s and agreement of sentence-transformers fp32, vecrank's tiers and the peers on one shape."""
+    import torch
     from sentence_transformers import CrossEncoder
     from torch.nn import Identity
 
@@ -65,10 +67,18 @@ def peers_throughput(
         build_minilm_cross_encoder(model, seed=args.seed)
     else:
         build_model(name, model, seed=args.seed)
-    st = CrossEncoder(str(model), device="cpu", max_length=args.max_length, activation_fn=Identity())
     batch_size = int(args.st_batch_sizes.split(",")[0])
-    calls = {"st-fp32": lambda pairs: st.predict(pairs, batch_size=batch_size, show_progress_bar=False)}
-    built = {"st-fp32": f"sentence-transformers CrossEncoder, batch_size={batch_size}"}
+    calls, built = {}, {}
+    for engine, dtype in (("st-fp32", torch.float32), ("st-bf16", torch.bfloat16)):
+        st = CrossEncoder(
+            str(model),
+            device="cpu",
+            max_length=args.max_length,
+            activation_fn=Identity(),
+            model_kwargs={"dtype": dtype},
+        )
+        calls[engine] = lambda pairs, st=st: st.predict(pairs, batch_size=batch_size, show_progress_bar=False)
+        built[engine] = f"sentence-transformers CrossEncoder, {dtype}, batch_size={batch_size}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # bf16 where it is emulated: measured all the same
         for tier in VECRANK_TIERS:
