@@ -8,7 +8,9 @@ Tiers, fastest first, by CPU family (measured with ``vecrank bench --int8`` and 
 issue's table, 2 cores, against sentence-transformers fp32):
 
 - AMX (Xeon 4th generation and later): bfloat16 4.4x, int8 2.3x, int8-per-token 1.9x, fp32 1.6x;
-- AVX-512 BF16 without AMX (AMD Zen 4/5): bfloat16 runs natively (oneDNN's avx512_core_bf16);
+- AVX-512 BF16 without AMX (AMD Zen 4/5; ``peers_cpu_avx512_bf16.json``): int8 3.5x, int8-per-token
+  3.2x, bfloat16 2.9x (native, oneDNN's avx512_core_bf16), fp32 1.7x on MiniLM-L6, and the same
+  order on the ettin-17m shape: VNNI's int8 products outrun bf16's here;
 - AVX-512 VNNI without bf16 (earlier Xeons): int8 2.9x, int8-per-token 2.3x, fp32 1.8x;
 - AVX2 only (earlier EPYCs): int8 3.6x, fp32 1.6x; bfloat16 is emulated, slower than fp32.
 
@@ -80,8 +82,10 @@ class CpuFeatures:
 
 def tiers_fastest_first(features: CpuFeatures) -> tuple[str, ...]:
     """The CPU tiers of this CPU family, fastest first (bf16 only where it runs natively)."""
-    if features.native_bf16:
+    if features.amx:
         return (BFLOAT16, INT8, INT8_PER_TOKEN, FLOAT32)
+    if features.native_bf16:
+        return (INT8, INT8_PER_TOKEN, BFLOAT16, FLOAT32)
     return (INT8, INT8_PER_TOKEN, FLOAT32)
 
 
