@@ -189,7 +189,7 @@ class CrossEncoderReranker:
             pending: tuple[list[int], HostCopy] | None = None
             for start, encoded in self._encoded_chunks(pairs, max_length, instruction):
                 batches = (
-                    self._yes_no.batches(encoded, budget, self.max_batch_size)
+                    self._yes_no.batches(encoded, budget, self.max_batch_size, self._workers.count)
                     if self._yes_no
                     else pack_batches(encoded.lengths, budget, self.max_batch_size, self._attention_span)
                 )

@@ -7,6 +7,7 @@ prompt, instruction, query) is computed once per batch and attended by all of it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,9 +80,29 @@ class YesNoRunner:
                 tokens[number] = sequence[size:] if shares else sequence
         return PromptedPairs(heads, tokens, head_of)
 
-    def batches(self, prompted: PromptedPairs, batch_tokens: int, max_batch_size: int) -> list[list[int]]:
-        """Pairs in runs of one query, cut so that tails plus the heads they need fit ``batch_tokens``."""
+    def batches(
+        self, prompted: PromptedPairs, batch_tokens: int, max_batch_size: int, workers: int = 1
+    ) -> list[list[int]]:
+        """Pairs in runs of one query, cut into batches of about equal cost (tails plus the heads
+        they need), each within ``batch_tokens``, their count a multiple of ``workers`` so that
+        every worker gets the same share: a few large batches of a big model would otherwise
+        leave a worker idle while another finishes the last one."""
         order = sorted(range(len(prompted)), key=lambda i: (prompted.head_of[i], i))
+        head_cost = sum(len(prompted.heads[h]) for h in set(prompted.head_of) if h >= 0)
+        total = head_cost + sum(len(t) for t in prompted.tokens)
+        planned = math.ceil(math.ceil(total / batch_tokens) / workers) * workers
+        target = total / planned
+        while True:  # a query cut in two needs its head twice: widen the target until the plan holds
+            batches = self._cut(prompted, order, target, batch_tokens, max_batch_size)
+            if len(batches) <= planned or target >= batch_tokens:
+                return batches
+            target *= 1.02
+
+    @staticmethod
+    def _cut(
+        prompted: PromptedPairs, order: list[int], target: float, batch_tokens: int, max_batch_size: int
+    ) -> list[list[int]]:
+        """``order`` cut where a batch would pass ``target`` by more than half its next pair."""
         batches: list[list[int]] = []
         current: list[int] = []
         cost, heads_in = 0, set()
@@ -92,10 +113,13 @@ class YesNoRunner:
             return len(prompted.tokens[index]) + (len(prompted.heads[head]) if needs_head else 0)
 
         for index in order:
-            if current and (cost + added(index) > batch_tokens or len(current) >= max_batch_size):
+            more = added(index)
+            full = cost + more > batch_tokens or len(current) >= max_batch_size
+            if current and (full or cost + more / 2 > target):
                 batches.append(current)
                 current, cost, heads_in = [], 0, set()
-            cost += added(index)
+                more = added(index)
+            cost += more
             current.append(index)
             heads_in.add(prompted.head_of[index])
         if current:
