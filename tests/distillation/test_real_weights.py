@@ -10,7 +10,7 @@ over teacher NDCG@10 (teacher 0.927): these settings (3 epochs, lr 1e-4) 0.908; 
 lr 2e-4 0.864; 2 epochs with 16 candidates 0.879; 1 epoch at lr 5e-5 0.82. The issue's 0.9 is
 reached, but at its edge: another CPU's rounding moves a 28-question mean by that much, so
 this test holds the 0.85 that every setting near this one kept, and the 0.9 goal stays open.
-About 8 minutes on 2 cores: marked ``slow`` (``.ci/run full`` runs it).
+About 16 minutes on one core: marked ``slow`` (``.ci/run full`` runs it).
 """
 
 from __future__ import annotations
