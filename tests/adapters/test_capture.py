@@ -11,19 +11,15 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import weaviate
 from adapter_helpers import WORDS, resolve
 from engine_fixtures import registered
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
-from weaviate import WeaviateAsyncClient, WeaviateClient
-from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import MetadataQuery
 
 import vecrank
@@ -307,8 +303,6 @@ async def test_a_cascade_records_its_label_and_each_hits_last_score(
 
 # --- Weaviate ---------------------------------------------------------------------------------------
 
-BOUNDED = AdditionalConfig(timeout=Timeout(init=5, query=10, insert=10))
-
 
 @pytest.fixture(scope="module")
 def standin() -> Iterator[WeaviateStandIn]:
@@ -319,23 +313,9 @@ def standin() -> Iterator[WeaviateStandIn]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def weaviate_sync(standin: WeaviateStandIn) -> Iterator[WeaviateClient]:
-    with weaviate.connect_to_custom(**standin.connection_kwargs, additional_config=BOUNDED) as client:
-        yield client
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def weaviate_async(standin: WeaviateStandIn) -> AsyncIterator[WeaviateAsyncClient]:
-    client = weaviate.use_async_with_custom(**standin.connection_kwargs, additional_config=BOUNDED)
-    await client.connect()
-    yield client
-    await client.close()
-
-
 @pytest.fixture(params=["sync", "async"])
-def weaviate_client(request: pytest.FixtureRequest, weaviate_sync, weaviate_async) -> Any:
-    return weaviate_sync if request.param == "sync" else weaviate_async
+def weaviate_client(request: pytest.FixtureRequest, sync_client, async_client) -> Any:
+    return sync_client if request.param == "sync" else async_client
 
 
 async def test_weaviate_search_is_recorded_as_it_was_answered(

@@ -14,10 +14,10 @@ import weaviate
 from adapter_helpers import WORDS, resolve
 from engine_fixtures import EngineCalls, registered
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
-from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import Rerank
 from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
 from weaviate.collections.query import _QueryCollection, _QueryCollectionAsync
+from weaviate_fixtures import BOUNDED
 
 import vecrank
 from vecrank.adapters.instrument import is_instrumented
@@ -27,7 +27,6 @@ from vecrank.testing.weaviate_server import WeaviateStandIn
 QUERY = [0.2, -0.4, 0.9]
 ASK = "city river population"
 TEXT = "city river"
-BOUNDED = AdditionalConfig(timeout=Timeout(init=5, query=10, insert=10))
 PATCHED = [
     (QdrantClient, "query_points"),
     (AsyncQdrantClient, "query_batch_points"),

@@ -13,19 +13,17 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import weaviate
 from adapter_helpers import WORDS, resolve
 from engine_fixtures import BrokenEngine, EngineCalls, registered
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.config import ConsistencyLevel, DataType, Property
-from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import Filter, GroupBy, MetadataQuery, Rerank
 from weaviate.collections.classes.internal import MetadataReturn, Object
 from weaviate.exceptions import WeaviateQueryError
@@ -51,7 +49,6 @@ ASK = "which city by the river has the most people"
 TEXT = "city river"
 MISSING_TEXT = (3, 6)  # "Partial" objects without a "text" property
 BACKENDS = ("sync", "async")
-BOUNDED = AdditionalConfig(timeout=Timeout(init=5, query=10, insert=10))
 
 
 def embed(text: str) -> list[float]:
@@ -98,20 +95,6 @@ def standin() -> Iterator[WeaviateStandIn]:
                 }
                 server.add_object("Partial", properties, vector=doc["vector"], uuid=doc["uuid"])
         yield server
-
-
-@pytest.fixture(scope="module")
-def sync_client(standin: WeaviateStandIn) -> Iterator[WeaviateClient]:
-    with weaviate.connect_to_custom(**standin.connection_kwargs, additional_config=BOUNDED) as client:
-        yield client
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def async_client(standin: WeaviateStandIn) -> AsyncIterator[WeaviateAsyncClient]:
-    client = weaviate.use_async_with_custom(**standin.connection_kwargs, additional_config=BOUNDED)
-    await client.connect()
-    yield client
-    await client.close()
 
 
 @dataclass

@@ -10,30 +10,28 @@ import copy
 import gc
 import inspect
 import pickle
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import weaviate
 from adapter_helpers import WORDS, resolve
 from engine_fixtures import EngineCalls, registered
 from weaviate import WeaviateAsyncClient, WeaviateClient
-from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import Rerank
 from weaviate.collections import Collection, CollectionAsync
 from weaviate.collections.collections.async_ import _CollectionsAsync
 from weaviate.collections.collections.sync import _Collections
 from weaviate.collections.generate import _GenerateCollection, _GenerateCollectionAsync
 from weaviate.collections.query import _QueryCollection, _QueryCollectionAsync
+from weaviate_fixtures import BOUNDED
 
 import vecrank
 from vecrank.testing.weaviate_server import WeaviateStandIn
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-BOUNDED = AdditionalConfig(timeout=Timeout(init=5, query=10, insert=10))
 TEXT = "city river"
 
 
@@ -44,20 +42,6 @@ def standin() -> Iterator[WeaviateStandIn]:
         for i in range(12):
             server.add_object("Notes", {"body": " ".join(WORDS[i : i + 6]), "n": i})
         yield server
-
-
-@pytest.fixture(scope="module")
-def sync_client(standin: WeaviateStandIn) -> Iterator[WeaviateClient]:
-    with weaviate.connect_to_custom(**standin.connection_kwargs, additional_config=BOUNDED) as client:
-        yield client
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def async_client(standin: WeaviateStandIn) -> AsyncIterator[WeaviateAsyncClient]:
-    client = weaviate.use_async_with_custom(**standin.connection_kwargs, additional_config=BOUNDED)
-    await client.connect()
-    yield client
-    await client.close()
 
 
 @pytest.fixture(params=["sync", "async"])
